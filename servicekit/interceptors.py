@@ -1,0 +1,138 @@
+"""Server interceptors: caller principal, request id, access log and error mapping.
+
+One interceptor does all four because they share the same wrapping of the handler and
+the same per-call context; OpenTelemetry's own aio interceptor runs before it so trace
+ids are in the log lines.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+
+import grpc
+
+from servicekit import context
+from servicekit.auth import PRINCIPAL_METADATA_KEY, AuthError, verify_internal_token
+from servicekit.errors import AtelierError, internal_status
+
+log = logging.getLogger("atelier.rpc")
+
+# Infrastructure endpoints that answer without a principal.
+_OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+
+class RequestContextInterceptor(grpc.aio.ServerInterceptor):
+    def __init__(self, internal_secret: str):
+        self._secret = internal_secret
+
+    async def intercept_service(self, continuation, handler_call_details):
+        handler = await continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(_OPEN_PREFIXES):
+            return handler
+        metadata = {k: v for k, v in (handler_call_details.invocation_metadata or ())}
+        return _wrap(handler, lambda ctx: self._enter(ctx, method, metadata), method)
+
+    def _enter(self, ctx: grpc.aio.ServicerContext, method: str, metadata: dict) -> None:
+        token = metadata.get(PRINCIPAL_METADATA_KEY, "")
+        request_id = metadata.get("x-request-id") or str(uuid.uuid4())
+        principal = None
+        if token:
+            try:
+                principal = verify_internal_token(token, self._secret)
+            except AuthError as exc:
+                raise _Reject(grpc.StatusCode.UNAUTHENTICATED, str(exc)) from None
+        context.set_caller(principal, token, request_id)
+
+
+class _Reject(Exception):
+    def __init__(self, code: grpc.StatusCode, message: str):
+        super().__init__(message)
+        self.code = code
+
+
+def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.RpcMethodHandler:
+    async def guard(ctx: grpc.aio.ServicerContext, call):
+        started = time.perf_counter()
+        outcome = "OK"
+        try:
+            enter(ctx)
+            return await call()
+        except _Reject as exc:
+            outcome = exc.code.name
+            await ctx.abort(exc.code, str(exc))
+        except AtelierError as exc:
+            outcome = grpc.StatusCode(_code_tuple(exc.code)).name
+            await ctx.abort_with_status(exc.to_grpc_status())
+        except (grpc.aio.AbortError, grpc.RpcError):
+            outcome = "ABORTED_BY_HANDLER"
+            raise
+        except Exception:
+            outcome = "INTERNAL"
+            log.exception("unhandled error in %s", method)
+            await ctx.abort_with_status(internal_status())
+        finally:
+            log.info(
+                "rpc",
+                extra={
+                    "fields": {
+                        "rpc.method": method,
+                        "rpc.code": outcome,
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                        "request_id": context.request_id(),
+                    }
+                },
+            )
+
+    if handler.unary_unary:
+        inner = handler.unary_unary
+
+        async def unary_unary(request, ctx):
+            return await guard(ctx, lambda: inner(request, ctx))
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_unary, handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_unary:
+        inner_su = handler.stream_unary
+
+        async def stream_unary(requests, ctx):
+            return await guard(ctx, lambda: inner_su(requests, ctx))
+
+        return grpc.stream_unary_rpc_method_handler(
+            stream_unary, handler.request_deserializer, handler.response_serializer
+        )
+    # Server streaming: errors raised between items map the same way as unary ones.
+    inner_stream = handler.unary_stream or handler.stream_stream
+
+    async def streaming(request_or_iterator, ctx):
+        try:
+            enter(ctx)
+            async for item in inner_stream(request_or_iterator, ctx):
+                yield item
+        except _Reject as exc:
+            await ctx.abort(exc.code, str(exc))
+        except AtelierError as exc:
+            await ctx.abort_with_status(exc.to_grpc_status())
+        except (grpc.aio.AbortError, grpc.RpcError, GeneratorExit):
+            raise
+        except Exception:
+            log.exception("unhandled error in %s", method)
+            await ctx.abort_with_status(internal_status())
+
+    factory = (
+        grpc.unary_stream_rpc_method_handler
+        if handler.unary_stream
+        else grpc.stream_stream_rpc_method_handler
+    )
+    return factory(streaming, handler.request_deserializer, handler.response_serializer)
+
+
+def _code_tuple(code: int):
+    for status in grpc.StatusCode:
+        if status.value[0] == code:
+            return status.value
+    return grpc.StatusCode.UNKNOWN.value

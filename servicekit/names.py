@@ -1,0 +1,29 @@
+"""Resource names (AIP-122): `customers/{customer}`, `customers/{customer}/notes/{note}`."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from servicekit.errors import invalid
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def check_id(value: str, field: str) -> None:
+    if not ID_PATTERN.match(value):
+        raise invalid(field, "3-63 characters of a-z, 0-9 and -, starting with a letter or digit")
+
+
+def parse(name: str, collection: str, field: str) -> str:
+    """The id in `<collection>/<id>`; INVALID_ARGUMENT naming `field` otherwise."""
+    prefix = collection + "/"
+    if not name:
+        raise invalid(field, f"required, e.g. {collection}/abc-123")
+    if not name.startswith(prefix) or not ID_PATTERN.match(name[len(prefix):]):
+        raise invalid(field, f"must look like {collection}/<id>")
+    return name[len(prefix):]

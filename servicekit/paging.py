@@ -1,0 +1,49 @@
+"""Opaque page tokens for keyset pagination (AIP-158).
+
+A token holds the position after the last item returned and a fingerprint of the query
+it belongs to, so it cannot be replayed against a different filter. Keyset positions
+(not offsets) keep paging stable while rows are being inserted.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+
+from servicekit.errors import invalid
+
+DEFAULT_PAGE_SIZE = 50
+MAX_PAGE_SIZE = 200
+
+
+def page_size(requested: int, *, default: int = DEFAULT_PAGE_SIZE, maximum: int = MAX_PAGE_SIZE) -> int:
+    if requested < 0:
+        raise invalid("page_size", "must not be negative")
+    if requested == 0:
+        return default
+    return min(requested, maximum)
+
+
+def _fingerprint(query: str) -> str:
+    return hashlib.sha256(query.encode()).hexdigest()[:16]
+
+
+def encode(position: list, query: str = "") -> str:
+    raw = json.dumps({"p": position, "q": _fingerprint(query)}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode(token: str, query: str = "") -> list | None:
+    """The position a token points at; None for the first page."""
+    if not token:
+        return None
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        position, fingerprint = data["p"], data["q"]
+    except (ValueError, KeyError, TypeError):
+        raise invalid("page_token", "not a page token issued by this API") from None
+    if fingerprint != _fingerprint(query):
+        raise invalid("page_token", "belongs to a request with different parameters")
+    return position

@@ -1,0 +1,67 @@
+"""Who may do what with a customer. Pure rules, no I/O: the servicer asks them before
+(and, for lists and searches, inside) every query.
+
+Until assignments exist (the associate service), an associate reaches the customers of
+her own store, a manager the customers of her store, headquarters and internal services
+everything.
+"""
+
+from __future__ import annotations
+
+from servicekit.auth import Principal, Role
+from servicekit.errors import PermissionDenied
+
+_EVERYWHERE = (Role.HQ, Role.SERVICE)
+
+
+def store_scope(principal: Principal) -> str | None:
+    """The one store the caller is limited to, or None for every store."""
+    if principal.role in _EVERYWHERE:
+        return None
+    return principal.store
+
+
+def can_reach(principal: Principal, home_store: str) -> bool:
+    scope = store_scope(principal)
+    return scope is None or scope == home_store
+
+
+def check_read(principal: Principal, home_store: str, resource: str) -> None:
+    if not can_reach(principal, home_store):
+        raise PermissionDenied(
+            f"{principal.subject} may not access {resource}",
+            reason="CUSTOMER_OUT_OF_SCOPE",
+            metadata={"resource": resource},
+        )
+
+
+def check_write(principal: Principal, home_store: str, resource: str) -> None:
+    check_read(principal, home_store, resource)
+
+
+def check_create(principal: Principal, home_store: str) -> None:
+    scope = store_scope(principal)
+    if scope is not None and home_store != scope:
+        raise PermissionDenied(
+            f"{principal.role.value}s create customers of their own store ({scope})",
+            reason="STORE_OUT_OF_SCOPE",
+            metadata={"home_store": home_store},
+        )
+
+
+def check_move(principal: Principal, old_store: str, new_store: str, resource: str) -> None:
+    """Moving a customer to another boutique is a headquarters decision."""
+    if old_store != new_store and principal.role not in _EVERYWHERE:
+        raise PermissionDenied(
+            "only headquarters moves a customer to another store",
+            reason="STORE_CHANGE_DENIED",
+            metadata={"resource": resource},
+        )
+
+
+def check_delete(principal: Principal, home_store: str, resource: str) -> None:
+    if principal.role is Role.ASSOCIATE:
+        raise PermissionDenied(
+            "associates cannot delete customers", reason="ROLE_DENIED", metadata={"resource": resource}
+        )
+    check_read(principal, home_store, resource)

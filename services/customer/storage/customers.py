@@ -1,0 +1,276 @@
+"""Customer storage: SQLAlchemy Core statements over one connection (one transaction per
+RPC). A customer is read with its contact points and current consents in one query, and
+lists load all their rows in that same one query — never one round trip per row."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from servicekit.errors import AlreadyExists
+
+from ..domain.filters import CustomerFilter
+from ..domain.profile import ContactPoint
+
+_SELECT_FULL = """
+SELECT c.id, c.given_name, c.family_name, c.preferred_name, c.locale, c.home_store, c.tier,
+       c.referral_code, c.preferences, c.important_dates, c.tags, c.version,
+       c.create_time, c.update_time,
+       COALESCE((SELECT json_agg(json_build_array(p.kind, p.value, p.is_primary) ORDER BY p.position)
+                 FROM contact_points p WHERE p.customer_id = c.id), '[]') AS contacts,
+       COALESCE((SELECT json_agg(json_build_array(s.channel, s.purpose, s.granted, s.source, s.actor, s.change_time))
+                 FROM (SELECT DISTINCT ON (channel, purpose) channel, purpose, granted, source, actor, change_time
+                       FROM consent_changes WHERE customer_id = c.id
+                       ORDER BY channel, purpose, id DESC) s), '[]') AS consents
+FROM customers c
+"""
+
+_GET_MANY = sa.text(_SELECT_FULL + " WHERE c.id = ANY(:ids)")
+
+
+@dataclass(frozen=True)
+class CustomerRow:
+    id: str
+    given_name: str
+    family_name: str
+    preferred_name: str
+    locale: str
+    home_store: str
+    tier: int
+    referral_code: str
+    preferences: list
+    important_dates: list
+    tags: list
+    version: int
+    create_time: datetime
+    update_time: datetime
+    contacts: list
+    consents: list
+
+
+def _row(r: Any) -> CustomerRow:
+    data = r._asdict()
+    for key in ("contacts", "consents", "preferences", "important_dates"):
+        if isinstance(data[key], str):
+            data[key] = json.loads(data[key])
+    return CustomerRow(**data)
+
+
+async def get_many(conn: AsyncConnection, ids: list[str]) -> dict[str, CustomerRow]:
+    if not ids:
+        return {}
+    rows = (await conn.execute(_GET_MANY, {"ids": ids})).all()
+    return {r.id: _row(r) for r in rows}
+
+
+async def get(conn: AsyncConnection, customer_id: str) -> CustomerRow | None:
+    return (await get_many(conn, [customer_id])).get(customer_id)
+
+
+_STORE_OF = sa.text("SELECT home_store, version FROM customers WHERE id = :id")
+_STORE_OF_LOCKED = sa.text("SELECT home_store, version FROM customers WHERE id = :id FOR UPDATE")
+
+
+async def store_and_version(conn: AsyncConnection, customer_id: str, *, lock: bool = False) -> tuple[str, int] | None:
+    row = (await conn.execute(_STORE_OF_LOCKED if lock else _STORE_OF, {"id": customer_id})).first()
+    return (row.home_store, row.version) if row else None
+
+
+_INSERT = sa.text(
+    """
+    INSERT INTO customers (id, given_name, family_name, preferred_name, locale, home_store, tier,
+                           referral_code, preferences, important_dates, tags, search_text)
+    VALUES (:id, :given_name, :family_name, :preferred_name, :locale, :home_store, :tier,
+            :referral_code, :preferences, :important_dates, :tags, :search_text)
+    ON CONFLICT (id) DO NOTHING
+    RETURNING id
+    """
+).bindparams(
+    sa.bindparam("preferences", type_=JSONB),
+    sa.bindparam("important_dates", type_=JSONB),
+    sa.bindparam("tags", type_=ARRAY(sa.Text)),
+)
+
+
+async def insert(conn: AsyncConnection, customer_id: str, values: dict[str, Any], referral_code: str, search_text: str) -> None:
+    params = {
+        "id": customer_id,
+        "given_name": values.get("given_name", ""),
+        "family_name": values.get("family_name", ""),
+        "preferred_name": values.get("preferred_name", ""),
+        "locale": values.get("locale", ""),
+        "home_store": values.get("home_store", ""),
+        "tier": values.get("tier", 0),
+        "referral_code": referral_code,
+        "preferences": values.get("preferences", []),
+        "important_dates": values.get("important_dates", []),
+        "tags": values.get("tags", []),
+        "search_text": search_text,
+    }
+    if (await conn.execute(_INSERT, params)).first() is None:
+        raise AlreadyExists(
+            f"customers/{customer_id} already exists",
+            reason="CUSTOMER_EXISTS",
+            metadata={"resource": f"customers/{customer_id}"},
+        )
+    await replace_contact_points(conn, customer_id, values.get("contact_points", []), fresh=True)
+
+
+_DELETE_CONTACTS = sa.text("DELETE FROM contact_points WHERE customer_id = :id")
+_INSERT_CONTACTS = sa.text(
+    """
+    INSERT INTO contact_points (customer_id, kind, value, is_primary, position)
+    SELECT :id, t.kind, t.value, t.is_primary, t.position
+    FROM unnest(CAST(:kinds AS smallint[]), CAST(:vals AS text[]), CAST(:prims AS boolean[]),
+                CAST(:positions AS smallint[])) AS t(kind, value, is_primary, position)
+    ON CONFLICT (kind, value) DO NOTHING
+    RETURNING kind, value
+    """
+)
+_OWNERS = sa.text(
+    "SELECT kind, value, customer_id FROM contact_points "
+    "WHERE (kind, value) IN (SELECT * FROM unnest(CAST(:kinds AS smallint[]), CAST(:vals AS text[])))"
+)
+
+
+async def replace_contact_points(
+    conn: AsyncConnection, customer_id: str, points: list[ContactPoint], *, fresh: bool = False
+) -> None:
+    """Replace a customer's contact points. A point owned by another customer aborts the
+    transaction with ALREADY_EXISTS naming that customer (the unique constraint decides)."""
+    if not fresh:
+        await conn.execute(_DELETE_CONTACTS, {"id": customer_id})
+    if not points:
+        return
+    params = {
+        "id": customer_id,
+        "kinds": [p.kind for p in points],
+        "vals": [p.value for p in points],
+        "prims": [p.primary for p in points],
+        "positions": list(range(len(points))),
+    }
+    inserted = {(r.kind, r.value) for r in (await conn.execute(_INSERT_CONTACTS, params))}
+    if len(inserted) == len(points):
+        return
+    clashes = [p for p in points if (p.kind, p.value) not in inserted]
+    owners = (
+        await conn.execute(_OWNERS, {"kinds": [p.kind for p in clashes], "vals": [p.value for p in clashes]})
+    ).all()
+    owner = next((o for o in owners if o.customer_id != customer_id), owners[0] if owners else None)
+    existing = f"customers/{owner.customer_id}" if owner else "another customer"
+    value = owner.value if owner else clashes[0].value
+    raise AlreadyExists(
+        f"contact point {value} already belongs to {existing}",
+        reason="CONTACT_POINT_TAKEN",
+        metadata={"existing_customer": existing, "value": value},
+    )
+
+
+_COLUMNS = {
+    "given_name": None,
+    "family_name": None,
+    "preferred_name": None,
+    "locale": None,
+    "home_store": None,
+    "tier": None,
+    "preferences": JSONB,
+    "important_dates": JSONB,
+    "tags": ARRAY(sa.Text),
+    "search_text": None,
+}
+
+
+async def update(conn: AsyncConnection, customer_id: str, values: dict[str, Any]) -> None:
+    """Write the given columns (contact points handled separately) and bump the version.
+    The caller holds the row lock taken by store_and_version(lock=True)."""
+    columns = {k: v for k, v in values.items() if k in _COLUMNS}
+    sets = ", ".join(f"{k} = :{k}" for k in columns)
+    stmt = sa.text(
+        f"UPDATE customers SET {sets + ', ' if sets else ''}version = version + 1, update_time = now() "
+        "WHERE id = :id"
+    )
+    binds = [sa.bindparam(k, type_=t) for k, t in _COLUMNS.items() if k in columns and t is not None]
+    if binds:
+        stmt = stmt.bindparams(*binds)
+    await conn.execute(stmt, {"id": customer_id, **columns})
+    if "contact_points" in values:
+        await replace_contact_points(conn, customer_id, values["contact_points"])
+
+
+_CONTACTS_OF = sa.text(
+    "SELECT kind, value FROM contact_points WHERE customer_id = :id ORDER BY position"
+)
+_NAMES_OF = sa.text("SELECT given_name, family_name, preferred_name FROM customers WHERE id = :id")
+
+
+async def search_inputs(conn: AsyncConnection, customer_id: str) -> dict[str, Any]:
+    """Current names and contact points, to rebuild the search text after a partial update."""
+    names = (await conn.execute(_NAMES_OF, {"id": customer_id})).one()
+    points = [ContactPoint(r.kind, r.value, False) for r in await conn.execute(_CONTACTS_OF, {"id": customer_id})]
+    return {**names._asdict(), "contact_points": points}
+
+
+_DELETE = sa.text("DELETE FROM customers WHERE id = :id")
+
+
+async def delete(conn: AsyncConnection, customer_id: str) -> None:
+    await conn.execute(_DELETE, {"id": customer_id})
+
+
+def _list_statement(flt: CustomerFilter, store: str | None, after: list | None) -> tuple[str, dict]:
+    where, params = [], {}
+    if store is not None:
+        where.append("c.home_store = :store")
+        params["store"] = store
+    if flt.home_store is not None:
+        where.append("c.home_store = :filter_store")
+        params["filter_store"] = flt.home_store
+    if flt.tier is not None:
+        where.append("c.tier = :tier")
+        params["tier"] = flt.tier
+    if flt.tags:
+        where.append("c.tags @> CAST(:tags AS text[])")
+        params["tags"] = list(flt.tags)
+    if after is not None:
+        where.append("(c.create_time, c.id) > (CAST(:after_time AS timestamptz), :after_id)")
+        params["after_time"], params["after_id"] = after
+    clause = (" WHERE " + " AND ".join(where)) if where else ""
+    return clause, params
+
+
+async def list_page(
+    conn: AsyncConnection, flt: CustomerFilter, store: str | None, after: list | None, limit: int
+) -> list[CustomerRow]:
+    clause, params = _list_statement(flt, store, after)
+    stmt = sa.text(_SELECT_FULL + clause + " ORDER BY c.create_time, c.id LIMIT :limit")
+    rows = (await conn.execute(stmt, {**params, "limit": limit})).all()
+    return [_row(r) for r in rows]
+
+
+_SEARCH = """
+SELECT m.id, m.score FROM (
+    SELECT c.id,
+           GREATEST(word_similarity(:q, c.search_text),
+                    CASE WHEN strpos(c.search_text, :q) > 0 THEN 0.95 ELSE 0 END) AS score
+    FROM customers c
+    WHERE (c.search_text LIKE :like OR :q <% c.search_text) {scope}
+) m
+ORDER BY m.score DESC, m.id
+LIMIT :limit
+"""
+
+
+async def search(conn: AsyncConnection, query: str, store: str | None, limit: int) -> list[tuple[str, float]]:
+    scope = "AND c.home_store = :store" if store is not None else ""
+    like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    params = {"q": query, "like": like, "limit": limit}
+    if store is not None:
+        params["store"] = store
+    rows = (await conn.execute(sa.text(_SEARCH.format(scope=scope)), params)).all()
+    return [(r.id, float(r.score)) for r in rows]

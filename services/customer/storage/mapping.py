@@ -1,0 +1,59 @@
+"""Rows to API messages."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
+
+from atelier.customer.v1 import customer_pb2
+
+from .customers import CustomerRow
+
+
+def timestamp(value: datetime | str) -> timestamp_pb2.Timestamp:
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    ts = timestamp_pb2.Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def etag(version: int) -> str:
+    return f"v{version}"
+
+
+def parse_etag(value: str) -> int | None:
+    if value.startswith("v") and value[1:].isdigit():
+        return int(value[1:])
+    return None
+
+
+def customer(row: CustomerRow) -> customer_pb2.Customer:
+    msg = customer_pb2.Customer(
+        name=f"customers/{row.id}",
+        given_name=row.given_name,
+        family_name=row.family_name,
+        preferred_name=row.preferred_name,
+        locale=row.locale,
+        home_store=row.home_store,
+        tier=row.tier,
+        tags=row.tags,
+        referral_code=row.referral_code,
+        etag=etag(row.version),
+    )
+    for kind, value, primary in row.contacts:
+        msg.contact_points.add(kind=kind, value=value, primary=primary)
+    for channel, purpose, granted, source, actor, changed in sorted(row.consents, key=lambda c: (c[0], c[1])):
+        msg.consents.add(
+            channel=channel, purpose=purpose, granted=granted, source=source, actor=actor,
+            update_time=timestamp(changed),
+        )
+    for pref in row.preferences:
+        msg.preferences.add(category=pref["category"], value=pref["value"])
+    for item in row.important_dates:
+        date = msg.important_dates.add(kind=item["kind"], label=item.get("label", ""))
+        date.date.year, date.date.month, date.date.day = item["year"], item["month"], item["day"]
+    msg.create_time.CopyFrom(timestamp(row.create_time))
+    msg.update_time.CopyFrom(timestamp(row.update_time))
+    return msg
