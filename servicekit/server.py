@@ -32,6 +32,8 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class ServiceRuntime:
+    """Create it inside the running event loop (grpc.aio binds its server to the loop)."""
+
     def __init__(
         self,
         config: ServiceConfig,

@@ -10,11 +10,16 @@ from servicekit.config import ServiceConfig
 from .app import build
 
 
+async def serve(config: ServiceConfig) -> None:
+    # Built inside the running loop: grpc.aio binds its server to the current loop.
+    runtime, register = build(config)
+    await runtime.run_until_signalled(register)
+
+
 def main() -> None:
     config = ServiceConfig.from_env("customer")
     telemetry.configure("atelier-customer", config.log_level)
-    runtime, register = build(config)
-    asyncio.run(runtime.run_until_signalled(register))
+    asyncio.run(serve(config))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,130 @@
+"""The `atelier` command line: `atelier up` runs the mesh locally, `atelier token` signs in."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Sequence
+
+from atelierctl import state
+
+
+def _env_int(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise SystemExit(f"atelier: {name} must be a port number, got {raw!r}") from None
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="atelier", description="Atelier clienteling platform tools")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    up = commands.add_parser(
+        "up",
+        help="run the whole mesh locally (embedded PostgreSQL and NATS, services, gateway)",
+        description="Run PostgreSQL, NATS, every service and the gateway until Ctrl-C.",
+    )
+    up.add_argument("--fresh", action="store_true", help="wipe the state directory first")
+    up.add_argument("--demo", action="store_true", help="load demo data once the mesh is ready")
+    up.add_argument("--demo-count", type=int, default=300, metavar="N", help="demo customers to create (300)")
+    _add_state_dir(up)
+    up.add_argument(
+        "--gateway-port",
+        type=int,
+        metavar="N",
+        help="gateway HTTP port (default $ATELIER_GATEWAY_PORT, else 8080 when free, else any free port)",
+    )
+    up.add_argument(
+        "--database-url",
+        metavar="URL",
+        help="use this PostgreSQL server instead of the embedded one; per-service databases are "
+        "created there (default $ATELIER_EXTERNAL_DATABASE_URL)",
+    )
+    up.add_argument(
+        "--nats-url",
+        metavar="URL",
+        help="use this NATS JetStream server instead of the embedded one (default $ATELIER_EXTERNAL_NATS_URL)",
+    )
+    up.add_argument(
+        "--log-level",
+        default=os.environ.get("ATELIER_LOG_LEVEL", "INFO"),
+        metavar="LEVEL",
+        help="services' log level (default $ATELIER_LOG_LEVEL or INFO)",
+    )
+    up.add_argument("--ready-timeout", type=float, default=120.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    up.set_defaults(handler=_cmd_up)
+
+    from atelierctl.token import ROLES
+
+    token = commands.add_parser(
+        "token",
+        help="print a bearer token for the local gateway",
+        description="Print a JWT signed with the dev secret of the mesh in the state directory.",
+    )
+    token.add_argument("--role", required=True, choices=ROLES)
+    token.add_argument("--subject", default="", help="token subject (default dev-<role>)")
+    token.add_argument("--associate-id", default="", help="associate id (required for --role associate)")
+    token.add_argument("--store", default="", metavar="stores/X", help="store (required for associate and manager)")
+    token.add_argument("--ttl", default="8h", help="lifetime, e.g. 30m, 8h, 7d (8h)")
+    _add_state_dir(token)
+    token.set_defaults(handler=_cmd_token)
+    return parser
+
+
+def _add_state_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--state-dir",
+        metavar="DIR",
+        help=f"where data and dev secrets live (default $ATELIER_STATE_DIR or ./{state.DEFAULT_STATE_DIR})",
+    )
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from atelierctl.up import UpOptions, run_up
+
+    gateway_port = args.gateway_port if args.gateway_port is not None else _env_int("ATELIER_GATEWAY_PORT")
+    options = UpOptions(
+        state_dir=state.resolve_state_dir(args.state_dir),
+        fresh=args.fresh,
+        demo=args.demo,
+        demo_count=args.demo_count,
+        gateway_port=gateway_port,
+        database_url=args.database_url or os.environ.get("ATELIER_EXTERNAL_DATABASE_URL") or None,
+        nats_url=args.nats_url or os.environ.get("ATELIER_EXTERNAL_NATS_URL") or None,
+        log_level=args.log_level.upper(),
+        ready_timeout=args.ready_timeout,
+    )
+    return run_up(options)
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    from atelierctl.token import TokenError, mint_for_state, parse_duration
+
+    try:
+        token = mint_for_state(
+            state.resolve_state_dir(args.state_dir),
+            role=args.role,
+            subject=args.subject,
+            associate_id=args.associate_id,
+            store=args.store,
+            ttl_seconds=parse_duration(args.ttl),
+        )
+    except (TokenError, state.StateError) as exc:
+        print(f"atelier token: {exc}", file=sys.stderr)
+        return 2
+    print(token)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

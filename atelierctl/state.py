@@ -1,0 +1,125 @@
+"""The state directory of a local mesh: where it is, its dev secrets, and its lock.
+
+Layout of STATE (default ./.atelier):
+    postgres/  postgres.log   embedded PostgreSQL data and log
+    nats/      nats.log       embedded NATS JetStream store and log
+    secrets.json              dev secrets shared by `atelier up` and `atelier token`
+    up.lock                   held while an `atelier up` runs on this directory
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import IO
+
+DEFAULT_STATE_DIR = ".atelier"
+SECRETS_FILE = "secrets.json"
+LOCK_FILE = "up.lock"
+
+# The development token issuer/audience; the gateway is told the same values.
+JWT_ISSUER = "atelier-dev"
+JWT_AUDIENCE = "atelier"
+
+SECRET_NAMES = ("ATELIER_INTERNAL_SECRET", "ATELIER_JWT_SECRET")
+# What an atelier state dir may contain; --fresh refuses to wipe anything else.
+_KNOWN_ENTRIES = {
+    "postgres", "postgres.log", "postgres.initdb",
+    "nats", "nats.log",
+    SECRETS_FILE, LOCK_FILE,
+}  # fmt: skip
+
+
+class StateError(RuntimeError):
+    pass
+
+
+def resolve_state_dir(cli_value: str | None) -> Path:
+    raw = cli_value or os.environ.get("ATELIER_STATE_DIR") or DEFAULT_STATE_DIR
+    return Path(raw).expanduser().absolute()
+
+
+def load_secrets(state_dir: Path) -> dict[str, str]:
+    """Secrets from STATE/secrets.json ({} when absent), overridden by the environment."""
+    stored: dict[str, str] = {}
+    path = state_dir / SECRETS_FILE
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StateError(f"cannot read {path}: {exc}") from None
+    for name in SECRET_NAMES:
+        if os.environ.get(name):
+            stored[name] = os.environ[name]
+    return stored
+
+
+def ensure_secrets(state_dir: Path) -> dict[str, str]:
+    """Secrets for this state dir, generating and persisting missing ones (mode 0600).
+
+    Persisting them is what lets tokens minted by `atelier token` stay valid for the
+    running mesh and across restarts.
+    """
+    path = state_dir / SECRETS_FILE
+    stored: dict[str, str] = {}
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError) as exc:
+            raise StateError(f"cannot read {path}: {exc}; fix or delete it (tokens minted before become invalid)") from None
+    missing = [name for name in SECRET_NAMES if not stored.get(name)]
+    if missing:
+        for name in missing:
+            stored[name] = secrets.token_urlsafe(32)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(stored, fh, indent=2)
+        os.replace(tmp, path)
+    return load_secrets(state_dir)
+
+
+def wipe_state_dir(state_dir: Path) -> None:
+    """Delete everything in the state dir for --fresh, except the lock we hold.
+
+    Refuses when the directory holds things we did not put there: a mistyped
+    --state-dir must not cost someone their files.
+    """
+    if not state_dir.exists():
+        return
+    entries = [entry for entry in state_dir.iterdir() if entry.name != LOCK_FILE]
+    foreign = sorted(entry.name for entry in entries if entry.name not in _KNOWN_ENTRIES)
+    if foreign:
+        raise StateError(
+            f"refusing to wipe {state_dir}: it does not look like an Atelier state directory "
+            f"(unexpected entries: {', '.join(foreign[:5])})"
+        )
+    for entry in entries:
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
+
+
+def lock_state_dir(state_dir: Path) -> IO[str]:
+    """Hold an exclusive lock for the lifetime of the returned file object.
+
+    Two `atelier up` on one data directory would fight over PostgreSQL's data dir.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(state_dir / LOCK_FILE, "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StateError(f"another `atelier up` is already running with state dir {state_dir}") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
