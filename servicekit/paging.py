@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from datetime import datetime
 
 from servicekit.errors import invalid
 
@@ -34,8 +35,13 @@ def encode(position: list, query: str = "") -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode(token: str, query: str = "") -> list | None:
-    """The position a token points at; None for the first page."""
+def decode(token: str, query: str = "", *, shape: tuple[type, ...] | None = None) -> list | None:
+    """The position a token points at; None for the first page.
+
+    With `shape` (one type per position element: int, str or datetime), a token whose
+    position does not have that shape (e.g. a token of another collection, or a forged
+    one) is INVALID_ARGUMENT rather than a database error; datetime elements are parsed.
+    """
     if not token:
         return None
     try:
@@ -46,4 +52,26 @@ def decode(token: str, query: str = "") -> list | None:
         raise invalid("page_token", "not a page token issued by this API") from None
     if fingerprint != _fingerprint(query):
         raise invalid("page_token", "belongs to a request with different parameters")
+    if shape is not None:
+        position = _shaped(position, shape)
     return position
+
+
+def _shaped(position, shape: tuple[type, ...]) -> list:
+    bad = invalid("page_token", "not a page token issued by this API")
+    if not isinstance(position, list) or len(position) != len(shape):
+        raise bad
+    out = []
+    for value, kind in zip(position, shape):
+        if kind is int and isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
+            out.append(value)
+        elif kind is str and isinstance(value, str) and "\x00" not in value:
+            out.append(value)
+        elif kind is datetime and isinstance(value, str):
+            try:
+                out.append(datetime.fromisoformat(value))
+            except ValueError:
+                raise bad from None
+        else:
+            raise bad
+    return out

@@ -28,8 +28,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
     # -- reads ---------------------------------------------------------------
 
     async def GetCustomer(self, request, context_):
-        cid = names.parse(request.name, "customers", "name")
         caller = context.principal()
+        cid = names.parse(request.name, "customers", "name")
         async with self._engine.connect() as conn:
             row = await customers.get(conn, cid)
         if row is None:
@@ -42,7 +42,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         size = paging.page_size(request.page_size)
         flt = filters.parse(request.filter)
         scope = access.store_scope(caller)
-        after = paging.decode(request.page_token, request.filter)
+        after = paging.decode(request.page_token, request.filter, shape=(datetime, str))
         async with self._engine.connect() as conn:
             rows = await customers.list_page(conn, flt, scope, after, size + 1)
         response = api.ListCustomersResponse(customers=[mapping.customer(r) for r in rows[:size]])
@@ -106,7 +106,15 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         violations = Violations()
         cid = names.parse(request.customer.name, "customers", "customer.name")
         paths = self._update_paths(request, violations)
-        values = profile.read(request.customer, tuple(paths), "customer.", violations)
+        source = request.customer
+        if "contact_points" in paths and "locale" not in paths:
+            # National phone numbers are read in the region of the locale the customer
+            # has, not of a locale field the mask leaves out.
+            source = customer_pb2.Customer()
+            source.CopyFrom(request.customer)
+            async with self._engine.connect() as conn:
+                source.locale = await customers.locale_of(conn, cid) or ""
+        values = profile.read(source, tuple(paths), "customer.", violations)
         expected = None
         if request.customer.etag:
             expected = mapping.parse_etag(request.customer.etag)
@@ -221,7 +229,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         caller = context.principal()
         cid = names.parse(request.parent, "customers", "parent")
         size = paging.page_size(request.page_size)
-        before = paging.decode(request.page_token, request.parent)
+        before = paging.decode(request.page_token, request.parent, shape=(int,))
         async with self._engine.connect() as conn:
             current = await customers.store_and_version(conn, cid)
             if current is None:
@@ -276,7 +284,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         caller = context.principal()
         cid = names.parse(request.parent, "customers", "parent")
         size = paging.page_size(request.page_size)
-        before = paging.decode(request.page_token, request.parent)
+        before = paging.decode(request.page_token, request.parent, shape=(datetime, str))
         async with self._engine.connect() as conn:
             current = await customers.store_and_version(conn, cid)
             if current is None:

@@ -82,6 +82,13 @@ async def store_and_version(conn: AsyncConnection, customer_id: str, *, lock: bo
     return (row.home_store, row.version) if row else None
 
 
+_LOCALE_OF = sa.text("SELECT locale FROM customers WHERE id = :id")
+
+
+async def locale_of(conn: AsyncConnection, customer_id: str) -> str | None:
+    return (await conn.execute(_LOCALE_OF, {"id": customer_id})).scalar_one_or_none()
+
+
 _INSERT = sa.text(
     """
     INSERT INTO customers (id, given_name, family_name, preferred_name, locale, home_store, tier,

@@ -1,0 +1,73 @@
+"""Who may do what with a customer (services/customer/domain/access.py), no database."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.customer.domain import access
+from servicekit.auth import SYSTEM, Principal, Role
+from servicekit.errors import PermissionDenied
+
+PARIS, LYON = "stores/paris", "stores/lyon"
+ASSOCIATE = Principal(subject="associates/a-1", role=Role.ASSOCIATE, associate_id="a-1", store=PARIS)
+MANAGER = Principal(subject="staff/m-1", role=Role.MANAGER, associate_id="m-1", store=PARIS)
+HQ = Principal(subject="staff/hq", role=Role.HQ)
+NAME = "customers/c-1"
+
+
+def reason(call, *args) -> str:
+    with pytest.raises(PermissionDenied) as caught:
+        call(*args)
+    return caught.value.reason
+
+
+def test_store_scope():
+    assert access.store_scope(ASSOCIATE) == PARIS
+    assert access.store_scope(MANAGER) == PARIS
+    assert access.store_scope(HQ) is None
+    assert access.store_scope(SYSTEM) is None
+
+
+@pytest.mark.parametrize("caller", [ASSOCIATE, MANAGER])
+def test_store_staff_reach_only_their_store(caller):
+    access.check_read(caller, PARIS, NAME)
+    access.check_write(caller, PARIS, NAME)
+    assert reason(access.check_read, caller, LYON, NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    assert reason(access.check_write, caller, LYON, NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    assert reason(access.check_read, caller, "", NAME) == "CUSTOMER_OUT_OF_SCOPE"
+
+
+@pytest.mark.parametrize("caller", [HQ, SYSTEM])
+def test_hq_and_services_reach_every_store(caller):
+    for store in (PARIS, LYON, ""):
+        access.check_read(caller, store, NAME)
+        access.check_write(caller, store, NAME)
+        access.check_create(caller, store)
+        access.check_delete(caller, store, NAME)
+    access.check_move(caller, PARIS, LYON, NAME)
+
+
+def test_create_only_in_own_store():
+    access.check_create(ASSOCIATE, PARIS)
+    access.check_create(MANAGER, PARIS)
+    assert reason(access.check_create, ASSOCIATE, LYON) == "STORE_OUT_OF_SCOPE"
+    assert reason(access.check_create, MANAGER, LYON) == "STORE_OUT_OF_SCOPE"
+    assert reason(access.check_create, ASSOCIATE, "") == "STORE_OUT_OF_SCOPE"
+
+
+@pytest.mark.parametrize("caller", [ASSOCIATE, MANAGER])
+def test_only_hq_moves_customers(caller):
+    access.check_move(caller, PARIS, PARIS, NAME)
+    assert reason(access.check_move, caller, PARIS, LYON, NAME) == "STORE_CHANGE_DENIED"
+
+
+def test_associates_never_delete():
+    assert reason(access.check_delete, ASSOCIATE, PARIS, NAME) == "ROLE_DENIED"
+    access.check_delete(MANAGER, PARIS, NAME)
+    assert reason(access.check_delete, MANAGER, LYON, NAME) == "CUSTOMER_OUT_OF_SCOPE"
+
+
+def test_denial_names_the_resource():
+    with pytest.raises(PermissionDenied) as caught:
+        access.check_read(ASSOCIATE, LYON, NAME)
+    assert caught.value.metadata == {"resource": NAME}
