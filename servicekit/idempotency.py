@@ -46,20 +46,26 @@ def check_request_id(request_id: str, field: str = "request_id") -> None:
             raise invalid(field, "must be a UUID") from None
 
 
-def fingerprint(request: Message) -> str:
-    return hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+def fingerprint(request: Message, caller: str) -> str:
+    digest = hashlib.sha256(caller.encode() + b"\0")
+    digest.update(request.SerializeToString(deterministic=True))
+    return digest.hexdigest()
 
 
-async def claim(conn: AsyncConnection, method: str, request_id: str, request: Message) -> bytes | None:
-    """None when this call owns the key (go ahead and create); else the first response."""
-    digest = fingerprint(request)
+async def claim(
+    conn: AsyncConnection, method: str, request_id: str, request: Message, caller: str
+) -> bytes | None:
+    """None when this call owns the key (go ahead and create); else the first response.
+    The caller is part of the fingerprint: a request id replayed by someone else is
+    refused rather than answered with another caller's result."""
+    digest = fingerprint(request, caller)
     params = {"m": method, "r": request_id, "h": digest}
     if (await conn.execute(_CLAIM, params)).first() is not None:
         return None
     row = (await conn.execute(_EXISTING, params)).one()
     if row.request_hash != digest:
         raise FailedPrecondition(
-            "request_id was already used for a different request",
+            "request_id was already used for a different request or by another caller",
             reason="REQUEST_ID_REUSED",
             metadata={"request_id": request_id},
         )

@@ -16,7 +16,7 @@ import grpc
 
 from servicekit import context
 from servicekit.auth import PRINCIPAL_METADATA_KEY, AuthError, verify_internal_token
-from servicekit.errors import AtelierError, internal_status
+from servicekit.errors import AtelierError, Unauthenticated, internal_status
 
 log = logging.getLogger("atelier.rpc")
 
@@ -44,14 +44,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
             try:
                 principal = verify_internal_token(token, self._secret)
             except AuthError as exc:
-                raise _Reject(grpc.StatusCode.UNAUTHENTICATED, str(exc)) from None
+                raise Unauthenticated(str(exc), reason="BAD_PRINCIPAL_TOKEN") from None
         context.set_caller(principal, token, request_id)
-
-
-class _Reject(Exception):
-    def __init__(self, code: grpc.StatusCode, message: str):
-        super().__init__(message)
-        self.code = code
 
 
 def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.RpcMethodHandler:
@@ -61,9 +55,6 @@ def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.
         try:
             enter(ctx)
             return await call()
-        except _Reject as exc:
-            outcome = exc.code.name
-            await ctx.abort(exc.code, str(exc))
         except AtelierError as exc:
             outcome = grpc.StatusCode(_code_tuple(exc.code)).name
             await ctx.abort_with_status(exc.to_grpc_status())
@@ -113,8 +104,6 @@ def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.
             enter(ctx)
             async for item in inner_stream(request_or_iterator, ctx):
                 yield item
-        except _Reject as exc:
-            await ctx.abort(exc.code, str(exc))
         except AtelierError as exc:
             await ctx.abort_with_status(exc.to_grpc_status())
         except (grpc.aio.AbortError, grpc.RpcError, GeneratorExit):

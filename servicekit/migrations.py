@@ -16,7 +16,7 @@ from alembic.config import Config
 from servicekit.db import sqlalchemy_url
 
 
-def upgrade(database_url: str, script_location: Path, revision: str = "head") -> None:
+def upgrade(database_url: str, script_location: Path, revision: str = "heads") -> None:
     engine = sa.create_engine(sqlalchemy_url(database_url), poolclass=sa.pool.NullPool)
     try:
         with engine.begin() as conn:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api, customer_service_pb2_grpc
 from servicekit import context, idempotency, names, outbox, paging
-from servicekit.errors import Aborted, NotFound, Violations, invalid
+from servicekit.errors import Aborted, Violations, invalid
 
 from . import events
 from .domain import access, contacts, filters, profile
@@ -33,7 +33,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         async with self._engine.connect() as conn:
             row = await customers.get(conn, cid)
         if row is None:
-            raise NotFound(request.name)
+            raise access.missing(caller, request.name)
         access.check_read(caller, row.home_store, request.name)
         return mapping.customer(row)
 
@@ -90,7 +90,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
 
         async with self._engine.begin() as conn:
             if request.request_id:
-                first = await idempotency.claim(conn, "CreateCustomer", request.request_id, request)
+                first = await idempotency.claim(conn, "CreateCustomer", request.request_id, request, caller.subject)
                 if first is not None:
                     return customer_pb2.Customer.FromString(first)
             cid = request.customer_id or names.new_id()
@@ -125,7 +125,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         async with self._engine.begin() as conn:
             current = await customers.store_and_version(conn, cid, lock=True)
             if current is None:
-                raise NotFound(request.customer.name)
+                raise access.missing(caller, request.customer.name)
             store, version = current
             access.check_write(caller, store, request.customer.name)
             if "home_store" in values:
@@ -170,10 +170,14 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         async with self._engine.begin() as conn:
             current = await customers.store_and_version(conn, cid, lock=True)
             if current is None:
-                raise NotFound(request.name)
+                raise access.missing(caller, request.name)
             access.check_delete(caller, current[0], request.name)
             if expected is not None and expected != current[1]:
-                raise Aborted("the customer changed since it was read", reason="ETAG_MISMATCH")
+                raise Aborted(
+                    "the customer changed since it was read",
+                    reason="ETAG_MISMATCH",
+                    metadata={"current_etag": mapping.etag(current[1])},
+                )
             await customers.delete(conn, cid)
             await outbox.record(conn, events.deleted(request.name, caller.subject))
         return empty_pb2.Empty()
@@ -199,13 +203,15 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         violations.require(
             request.purpose != 0 and request.purpose in common_pb2.Purpose.values(), "purpose", "required: a purpose"
         )
-        violations.require(0 < len(request.source.strip()) <= 64, "source", "required: where the answer was captured")
+        violations.require(
+            0 < len(request.source.strip()) <= 64, "source", "required: where the answer was captured, at most 64 characters"
+        )
         violations.raise_if_any()
 
         async with self._engine.begin() as conn:
             current = await customers.store_and_version(conn, cid, lock=True)
             if current is None:
-                raise NotFound(request.name)
+                raise access.missing(caller, request.name)
             access.check_write(caller, current[0], request.name)
             before = await customers.get(conn, cid)
             was = next(
@@ -233,7 +239,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         async with self._engine.connect() as conn:
             current = await customers.store_and_version(conn, cid)
             if current is None:
-                raise NotFound(request.parent)
+                raise access.missing(caller, request.parent)
             access.check_read(caller, current[0], request.parent)
             rows = await consents.page(conn, cid, before[0] if before else None, size + 1)
         response = api.ListConsentChangesResponse(
@@ -268,10 +274,10 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         async with self._engine.begin() as conn:
             current = await customers.store_and_version(conn, cid)
             if current is None:
-                raise NotFound(request.parent)
+                raise access.missing(caller, request.parent)
             access.check_write(caller, current[0], request.parent)
             if request.request_id:
-                first = await idempotency.claim(conn, "CreateNote", request.request_id, request)
+                first = await idempotency.claim(conn, "CreateNote", request.request_id, request, caller.subject)
                 if first is not None:
                     return customer_pb2.Note.FromString(first)
             row = await notes.insert(conn, names.new_id(), cid, text, caller.subject)
@@ -288,7 +294,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         async with self._engine.connect() as conn:
             current = await customers.store_and_version(conn, cid)
             if current is None:
-                raise NotFound(request.parent)
+                raise access.missing(caller, request.parent)
             access.check_read(caller, current[0], request.parent)
             rows = await notes.page(conn, cid, before, size + 1)
         response = api.ListNotesResponse(notes=[_note(request.parent, r) for r in rows[:size]])

@@ -224,3 +224,24 @@ async def test_authentication_comes_before_validation(customer_stub):
     for call in _all_rpcs(customer_stub, "not-a-name", timeout=TIMEOUT):
         exc = await rpc_error(call)
         assert exc.code() == grpc.StatusCode.UNAUTHENTICATED, exc.details()
+
+
+async def test_ids_outside_the_callers_store_cannot_be_probed(customer_stub):
+    """A missing customer looks like an out-of-scope one to store staff (AIP-211)."""
+    store = new_store()
+    missing = "customers/does-not-exist-" + secrets.token_hex(4)
+    for principal in (associate(store), manager(store)):
+        assert await denied_reason(get(customer_stub, missing, principal)) == "CUSTOMER_OUT_OF_SCOPE"
+    exc = await rpc_error(get(customer_stub, missing, hq()))
+    assert exc.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_forged_principal_carries_rich_status(customer_stub):
+    forged = mint_internal_token(hq(), "not-the-secret")
+    exc = await rpc_error(
+        customer_stub.GetCustomer(
+            api.GetCustomerRequest(name="customers/abc"), metadata=((PRINCIPAL_METADATA_KEY, forged),), timeout=TIMEOUT
+        )
+    )
+    assert exc.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert error_info(exc).reason == "BAD_PRINCIPAL_TOKEN"

@@ -9,7 +9,8 @@ import uuid
 import grpc
 
 from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api
-from tests.conftest import associate, hq
+from servicekit.auth import Principal, Role
+from tests.conftest import associate, hq, manager
 
 from .support import (
     TIMEOUT,
@@ -123,3 +124,14 @@ async def test_repeated_note_request_returns_the_first_note(customer_stub, db):
     changed = api.CreateNoteRequest(parent=target.name, note=customer_pb2.Note(text="other"), request_id=request.request_id)
     exc = await rpc_error(customer_stub.CreateNote(changed, metadata=who, timeout=TIMEOUT))
     assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def test_request_id_replayed_by_another_caller_is_refused(customer_stub, db):
+    request_id = str(uuid.uuid4())
+    store = new_store()
+    await create(customer_stub, manager(store), request_id=request_id, home_store=store, family_name="Mori")
+    before = await snapshot(db)
+    other = Principal(subject="staff/other-manager", role=Role.MANAGER, associate_id="m-2", store=store)
+    exc = await rpc_error(create(customer_stub, other, request_id=request_id, home_store=store, family_name="Mori"))
+    assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
+    await assert_unchanged(db, before)

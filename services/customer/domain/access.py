@@ -9,7 +9,7 @@ everything.
 from __future__ import annotations
 
 from servicekit.auth import Principal, Role
-from servicekit.errors import PermissionDenied
+from servicekit.errors import NotFound, PermissionDenied
 
 _EVERYWHERE = (Role.HQ, Role.SERVICE)
 
@@ -65,3 +65,16 @@ def check_delete(principal: Principal, home_store: str, resource: str) -> None:
             "associates cannot delete customers", reason="ROLE_DENIED", metadata={"resource": resource}
         )
     check_read(principal, home_store, resource)
+
+
+def missing(principal: Principal, resource: str) -> Exception:
+    """What to answer for a customer that does not exist. Callers limited to a store get
+    PERMISSION_DENIED, as for an existing customer of another store (AIP-211), so ids of
+    other stores cannot be probed; headquarters learns NOT_FOUND."""
+    if store_scope(principal) is None:
+        return NotFound(resource)
+    return PermissionDenied(
+        f"{principal.subject} may not access {resource}",
+        reason="CUSTOMER_OUT_OF_SCOPE",
+        metadata={"resource": resource},
+    )

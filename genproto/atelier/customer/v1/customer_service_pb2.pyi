@@ -100,7 +100,7 @@ class CreateCustomerRequest(_message.Message):
     CUSTOMER_ID_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     customer_id: _builtins.str
-    """Optional customer id; generated when empty. 4-63 characters of [a-z0-9-]."""
+    """Optional customer id; generated when empty. 3-63 characters of [a-z0-9-]."""
     request_id: _builtins.str
     """Idempotency key (a UUID): a repeated request returns the first result."""
     @_builtins.property

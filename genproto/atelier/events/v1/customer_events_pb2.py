@@ -23,10 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from atelier.customer.v1 import customer_pb2 as atelier_dot_customer_dot_v1_dot_customer__pb2
+from atelier.customer.v1 import interaction_pb2 as atelier_dot_customer_dot_v1_dot_interaction__pb2
+from atelier.customer.v1 import purchase_pb2 as atelier_dot_customer_dot_v1_dot_purchase__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'atelier/events/v1/customer_events.proto\x12\x11\x61telier.events.v1\x1a\"atelier/customer/v1/customer.proto\x1a google/protobuf/field_mask.proto\"Y\n\x0f\x43ustomerCreated\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.Customer\x12\x15\n\rreferral_code\x18\x02 \x01(\t\"s\n\x0f\x43ustomerUpdated\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.Customer\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"Y\n\x16\x43ustomerConsentChanged\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12-\n\x07\x63onsent\x18\x02 \x01(\x0b\x32\x1c.atelier.customer.v1.Consent\"#\n\x0f\x43ustomerDeleted\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\tB.\n\x15\x64\x65v.atelier.events.v1B\x13\x43ustomerEventsProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'atelier/events/v1/customer_events.proto\x12\x11\x61telier.events.v1\x1a\"atelier/customer/v1/customer.proto\x1a%atelier/customer/v1/interaction.proto\x1a\"atelier/customer/v1/purchase.proto\x1a google/protobuf/field_mask.proto\"Y\n\x0f\x43ustomerCreated\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.Customer\x12\x15\n\rreferral_code\x18\x02 \x01(\t\"s\n\x0f\x43ustomerUpdated\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.Customer\x12/\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMask\"Y\n\x16\x43ustomerConsentChanged\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12-\n\x07\x63onsent\x18\x02 \x01(\x0b\x32\x1c.atelier.customer.v1.Consent\"#\n\x0f\x43ustomerDeleted\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\"\x83\x01\n\x10PurchaseRecorded\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12/\n\x08purchase\x18\x02 \x01(\x0b\x32\x1d.atelier.customer.v1.Purchase\x12\x12\n\nhome_store\x18\x03 \x01(\t\x12\x18\n\x10\x63ustomer_created\x18\x04 \x01(\x08\"h\n\x10PurchaseReturned\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12/\n\x08purchase\x18\x02 \x01(\x0b\x32\x1d.atelier.customer.v1.Purchase\x12\x11\n\treturn_id\x18\x03 \x01(\t\"^\n\x13InteractionRecorded\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12\x35\n\x0binteraction\x18\x02 \x01(\x0b\x32 .atelier.customer.v1.Interaction\"D\n\x0e\x43ustomerMerged\x12\x10\n\x08survivor\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\t\x12\r\n\x05merge\x18\x03 \x01(\t\"w\n\x10\x43ustomerUnmerged\x12\x10\n\x08survivor\x18\x01 \x01(\t\x12\x11\n\tduplicate\x18\x02 \x01(\t\x12\r\n\x05merge\x18\x03 \x01(\t\x12/\n\x08\x63ustomer\x18\x04 \x01(\x0b\x32\x1d.atelier.customer.v1.Customer\"\"\n\x0e\x43ustomerErased\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\tB.\n\x15\x64\x65v.atelier.events.v1B\x13\x43ustomerEventsProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,12 +36,24 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'atelier.events.v1.customer_
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\025dev.atelier.events.v1B\023CustomerEventsProtoP\001'
-  _globals['_CUSTOMERCREATED']._serialized_start=132
-  _globals['_CUSTOMERCREATED']._serialized_end=221
-  _globals['_CUSTOMERUPDATED']._serialized_start=223
-  _globals['_CUSTOMERUPDATED']._serialized_end=338
-  _globals['_CUSTOMERCONSENTCHANGED']._serialized_start=340
-  _globals['_CUSTOMERCONSENTCHANGED']._serialized_end=429
-  _globals['_CUSTOMERDELETED']._serialized_start=431
-  _globals['_CUSTOMERDELETED']._serialized_end=466
+  _globals['_CUSTOMERCREATED']._serialized_start=207
+  _globals['_CUSTOMERCREATED']._serialized_end=296
+  _globals['_CUSTOMERUPDATED']._serialized_start=298
+  _globals['_CUSTOMERUPDATED']._serialized_end=413
+  _globals['_CUSTOMERCONSENTCHANGED']._serialized_start=415
+  _globals['_CUSTOMERCONSENTCHANGED']._serialized_end=504
+  _globals['_CUSTOMERDELETED']._serialized_start=506
+  _globals['_CUSTOMERDELETED']._serialized_end=541
+  _globals['_PURCHASERECORDED']._serialized_start=544
+  _globals['_PURCHASERECORDED']._serialized_end=675
+  _globals['_PURCHASERETURNED']._serialized_start=677
+  _globals['_PURCHASERETURNED']._serialized_end=781
+  _globals['_INTERACTIONRECORDED']._serialized_start=783
+  _globals['_INTERACTIONRECORDED']._serialized_end=877
+  _globals['_CUSTOMERMERGED']._serialized_start=879
+  _globals['_CUSTOMERMERGED']._serialized_end=947
+  _globals['_CUSTOMERUNMERGED']._serialized_start=949
+  _globals['_CUSTOMERUNMERGED']._serialized_end=1068
+  _globals['_CUSTOMERERASED']._serialized_start=1070
+  _globals['_CUSTOMERERASED']._serialized_end=1104
 # @@protoc_insertion_point(module_scope)

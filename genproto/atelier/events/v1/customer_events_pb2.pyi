@@ -4,6 +4,8 @@ isort:skip_file
 """
 
 from atelier.customer.v1 import customer_pb2 as _customer_pb2
+from atelier.customer.v1 import interaction_pb2 as _interaction_pb2
+from atelier.customer.v1 import purchase_pb2 as _purchase_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
@@ -119,3 +121,178 @@ class CustomerDeleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CustomerDeleted: _TypeAlias = CustomerDeleted  # noqa: Y015
+
+@_typing.final
+class PurchaseRecorded(_message.Message):
+    """Subject `atelier.customer.purchase_recorded`: a new order (never for a replay)."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    PURCHASE_FIELD_NUMBER: _builtins.int
+    HOME_STORE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_CREATED_FIELD_NUMBER: _builtins.int
+    customer: _builtins.str
+    """`customers/{customer}`."""
+    home_store: _builtins.str
+    """The customer's home store when the purchase was recorded."""
+    customer_created: _builtins.bool
+    """True when the purchase created the customer (an unknown client at the till)."""
+    @_builtins.property
+    def purchase(self) -> _purchase_pb2.Purchase: ...
+    def __init__(
+        self,
+        *,
+        customer: _builtins.str = ...,
+        purchase: _purchase_pb2.Purchase | None = ...,
+        home_store: _builtins.str = ...,
+        customer_created: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["purchase", b"purchase"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "customer_created", b"customer_created", "home_store", b"home_store", "purchase", b"purchase"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurchaseRecorded: _TypeAlias = PurchaseRecorded  # noqa: Y015
+
+@_typing.final
+class PurchaseReturned(_message.Message):
+    """Subject `atelier.customer.purchase_returned`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    PURCHASE_FIELD_NUMBER: _builtins.int
+    RETURN_ID_FIELD_NUMBER: _builtins.int
+    customer: _builtins.str
+    return_id: _builtins.str
+    @_builtins.property
+    def purchase(self) -> _purchase_pb2.Purchase:
+        """The purchase after the return, with its returns and updated total."""
+
+    def __init__(
+        self,
+        *,
+        customer: _builtins.str = ...,
+        purchase: _purchase_pb2.Purchase | None = ...,
+        return_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["purchase", b"purchase"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "purchase", b"purchase", "return_id", b"return_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PurchaseReturned: _TypeAlias = PurchaseReturned  # noqa: Y015
+
+@_typing.final
+class InteractionRecorded(_message.Message):
+    """Subject `atelier.customer.interaction_recorded`."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    INTERACTION_FIELD_NUMBER: _builtins.int
+    customer: _builtins.str
+    @_builtins.property
+    def interaction(self) -> _interaction_pb2.Interaction: ...
+    def __init__(
+        self,
+        *,
+        customer: _builtins.str = ...,
+        interaction: _interaction_pb2.Interaction | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["interaction", b"interaction"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "interaction", b"interaction"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InteractionRecorded: _TypeAlias = InteractionRecorded  # noqa: Y015
+
+@_typing.final
+class CustomerMerged(_message.Message):
+    """Subject `atelier.customer.merged`: `duplicate` now resolves to `survivor`; services
+    re-point what they hold about the duplicate.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    MERGE_FIELD_NUMBER: _builtins.int
+    survivor: _builtins.str
+    duplicate: _builtins.str
+    merge: _builtins.str
+    """`merges/{merge}`, the audit record that can be undone."""
+    def __init__(
+        self,
+        *,
+        survivor: _builtins.str = ...,
+        duplicate: _builtins.str = ...,
+        merge: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "merge", b"merge", "survivor", b"survivor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomerMerged: _TypeAlias = CustomerMerged  # noqa: Y015
+
+@_typing.final
+class CustomerUnmerged(_message.Message):
+    """Subject `atelier.customer.unmerged`: a merge was undone; `duplicate` exists again."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    MERGE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    survivor: _builtins.str
+    duplicate: _builtins.str
+    merge: _builtins.str
+    @_builtins.property
+    def customer(self) -> _customer_pb2.Customer:
+        """The duplicate as restored."""
+
+    def __init__(
+        self,
+        *,
+        survivor: _builtins.str = ...,
+        duplicate: _builtins.str = ...,
+        merge: _builtins.str = ...,
+        customer: _customer_pb2.Customer | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "duplicate", b"duplicate", "merge", b"merge", "survivor", b"survivor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomerUnmerged: _TypeAlias = CustomerUnmerged  # noqa: Y015
+
+@_typing.final
+class CustomerErased(_message.Message):
+    """Subject `atelier.customer.erased`: personal data removed (GDPR art. 17, PIPL art. 47);
+    every service removes its copies of the person.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    customer: _builtins.str
+    def __init__(
+        self,
+        *,
+        customer: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CustomerErased: _TypeAlias = CustomerErased  # noqa: Y015
