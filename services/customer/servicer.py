@@ -34,14 +34,14 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             row = await customers.get(conn, cid)
         if row is None:
             raise access.missing(caller, request.name)
-        access.check_read(caller, row.home_store, request.name)
+        access.check_read(caller, row.reach, request.name)
         return mapping.customer(row)
 
     async def ListCustomers(self, request, context_):
         caller = context.principal()
         size = paging.page_size(request.page_size)
         flt = filters.parse(request.filter)
-        scope = access.store_scope(caller)
+        scope = access.scope(caller)
         after = paging.decode(request.page_token, request.filter, shape=(datetime, str))
         async with self._engine.connect() as conn:
             rows = await customers.list_page(conn, flt, scope, after, size + 1)
@@ -58,7 +58,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             raise invalid("query", "at least 2 characters of a name, e-mail or phone number")
         size = paging.page_size(request.page_size, default=10, maximum=MAX_SEARCH_RESULTS)
         async with self._engine.connect() as conn:
-            hits = await customers.search(conn, query, access.store_scope(caller), size)
+            hits = await customers.search(conn, query, access.scope(caller), size)
             rows = await customers.get_many(conn, [cid for cid, _ in hits])
         return api.SearchCustomersResponse(
             results=[
@@ -123,13 +123,13 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         violations.raise_if_any()
 
         async with self._engine.begin() as conn:
-            current = await customers.store_and_version(conn, cid, lock=True)
+            current = await customers.reach_and_version(conn, cid, lock=True)
             if current is None:
                 raise access.missing(caller, request.customer.name)
-            store, version = current
-            access.check_write(caller, store, request.customer.name)
+            reach, version = current
+            access.check_write(caller, reach, request.customer.name)
             if "home_store" in values:
-                access.check_move(caller, store, values["home_store"], request.customer.name)
+                access.check_move(caller, reach.home_store, values["home_store"], request.customer.name)
             if expected is not None and expected != version:
                 raise Aborted(
                     "the customer changed since it was read; get it again and retry",
@@ -168,7 +168,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         if request.etag and expected is None:
             raise invalid("etag", "not an etag returned by this API")
         async with self._engine.begin() as conn:
-            current = await customers.store_and_version(conn, cid, lock=True)
+            current = await customers.reach_and_version(conn, cid, lock=True)
             if current is None:
                 raise access.missing(caller, request.name)
             access.check_delete(caller, current[0], request.name)
@@ -209,7 +209,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         violations.raise_if_any()
 
         async with self._engine.begin() as conn:
-            current = await customers.store_and_version(conn, cid, lock=True)
+            current = await customers.reach_and_version(conn, cid, lock=True)
             if current is None:
                 raise access.missing(caller, request.name)
             access.check_write(caller, current[0], request.name)
@@ -237,7 +237,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         size = paging.page_size(request.page_size)
         before = paging.decode(request.page_token, request.parent, shape=(int,))
         async with self._engine.connect() as conn:
-            current = await customers.store_and_version(conn, cid)
+            current = await customers.reach_and_version(conn, cid)
             if current is None:
                 raise access.missing(caller, request.parent)
             access.check_read(caller, current[0], request.parent)
@@ -272,7 +272,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             violations.items.extend(exc.violations)
         violations.raise_if_any()
         async with self._engine.begin() as conn:
-            current = await customers.store_and_version(conn, cid)
+            current = await customers.reach_and_version(conn, cid)
             if current is None:
                 raise access.missing(caller, request.parent)
             access.check_write(caller, current[0], request.parent)
@@ -292,7 +292,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         size = paging.page_size(request.page_size)
         before = paging.decode(request.page_token, request.parent, shape=(datetime, str))
         async with self._engine.connect() as conn:
-            current = await customers.store_and_version(conn, cid)
+            current = await customers.reach_and_version(conn, cid)
             if current is None:
                 raise access.missing(caller, request.parent)
             access.check_read(caller, current[0], request.parent)

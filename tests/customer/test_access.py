@@ -237,7 +237,7 @@ async def test_ids_outside_the_callers_store_cannot_be_probed(customer_stub):
 
 
 async def test_forged_principal_carries_rich_status(customer_stub):
-    forged = mint_internal_token(hq(), "not-the-secret")
+    forged = mint_internal_token(hq(), "not-the-internal-secret-of-this-mesh-at-all")
     exc = await rpc_error(
         customer_stub.GetCustomer(
             api.GetCustomerRequest(name="customers/abc"), metadata=((PRINCIPAL_METADATA_KEY, forged),), timeout=TIMEOUT

@@ -13,6 +13,7 @@ ASSOCIATE = Principal(subject="associates/a-1", role=Role.ASSOCIATE, associate_i
 MANAGER = Principal(subject="staff/m-1", role=Role.MANAGER, associate_id="m-1", store=PARIS)
 HQ = Principal(subject="staff/hq", role=Role.HQ)
 NAME = "customers/c-1"
+R = access.Reach
 
 
 def reason(call, *args) -> str:
@@ -30,20 +31,20 @@ def test_store_scope():
 
 @pytest.mark.parametrize("caller", [ASSOCIATE, MANAGER])
 def test_store_staff_reach_only_their_store(caller):
-    access.check_read(caller, PARIS, NAME)
-    access.check_write(caller, PARIS, NAME)
-    assert reason(access.check_read, caller, LYON, NAME) == "CUSTOMER_OUT_OF_SCOPE"
-    assert reason(access.check_write, caller, LYON, NAME) == "CUSTOMER_OUT_OF_SCOPE"
-    assert reason(access.check_read, caller, "", NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    access.check_read(caller, R(PARIS), NAME)
+    access.check_write(caller, R(PARIS), NAME)
+    assert reason(access.check_read, caller, R(LYON), NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    assert reason(access.check_write, caller, R(LYON), NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    assert reason(access.check_read, caller, R(""), NAME) == "CUSTOMER_OUT_OF_SCOPE"
 
 
 @pytest.mark.parametrize("caller", [HQ, SYSTEM])
 def test_hq_and_services_reach_every_store(caller):
     for store in (PARIS, LYON, ""):
-        access.check_read(caller, store, NAME)
-        access.check_write(caller, store, NAME)
+        access.check_read(caller, R(store), NAME)
+        access.check_write(caller, R(store), NAME)
         access.check_create(caller, store)
-        access.check_delete(caller, store, NAME)
+        access.check_delete(caller, R(store), NAME)
     access.check_move(caller, PARIS, LYON, NAME)
 
 
@@ -62,12 +63,18 @@ def test_only_hq_moves_customers(caller):
 
 
 def test_associates_never_delete():
-    assert reason(access.check_delete, ASSOCIATE, PARIS, NAME) == "ROLE_DENIED"
-    access.check_delete(MANAGER, PARIS, NAME)
-    assert reason(access.check_delete, MANAGER, LYON, NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    assert reason(access.check_delete, ASSOCIATE, R(PARIS), NAME) == "ROLE_DENIED"
+    access.check_delete(MANAGER, R(PARIS), NAME)
+    assert reason(access.check_delete, MANAGER, R(LYON), NAME) == "CUSTOMER_OUT_OF_SCOPE"
 
 
 def test_denial_names_the_resource():
     with pytest.raises(PermissionDenied) as caught:
-        access.check_read(ASSOCIATE, LYON, NAME)
+        access.check_read(ASSOCIATE, R(LYON), NAME)
     assert caught.value.metadata == {"resource": NAME}
+
+
+def test_scope_of_lists_and_searches():
+    assert access.scope(ASSOCIATE) == access.Scope(store=PARIS)
+    assert access.scope(MANAGER) == access.Scope(store=PARIS)
+    assert access.scope(HQ) == access.Scope()

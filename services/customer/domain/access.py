@@ -8,26 +8,51 @@ everything.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from servicekit.auth import Principal, Role
 from servicekit.errors import NotFound, PermissionDenied
 
 _EVERYWHERE = (Role.HQ, Role.SERVICE)
 
 
+@dataclass(frozen=True)
+class Reach:
+    """The facts about one customer that decide who may reach her."""
+
+    home_store: str
+    # Ids of the associates holding her (primary or secondary), once assignments exist.
+    associates: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The customers a caller may list or search: None means no limit on that axis."""
+
+    store: str | None = None
+    associate: str | None = None
+
+
+def scope(principal: Principal) -> Scope:
+    if principal.role in _EVERYWHERE:
+        return Scope()
+    return Scope(store=principal.store)
+
+
 def store_scope(principal: Principal) -> str | None:
     """The one store the caller is limited to, or None for every store."""
-    if principal.role in _EVERYWHERE:
-        return None
-    return principal.store
+    return scope(principal).store
 
 
-def can_reach(principal: Principal, home_store: str) -> bool:
-    scope = store_scope(principal)
-    return scope is None or scope == home_store
+def can_reach(principal: Principal, reach: Reach) -> bool:
+    limit = scope(principal)
+    if limit.store is not None and reach.home_store != limit.store:
+        return False
+    return limit.associate is None or limit.associate in reach.associates
 
 
-def check_read(principal: Principal, home_store: str, resource: str) -> None:
-    if not can_reach(principal, home_store):
+def check_read(principal: Principal, reach: Reach, resource: str) -> None:
+    if not can_reach(principal, reach):
         raise PermissionDenied(
             f"{principal.subject} may not access {resource}",
             reason="CUSTOMER_OUT_OF_SCOPE",
@@ -35,8 +60,8 @@ def check_read(principal: Principal, home_store: str, resource: str) -> None:
         )
 
 
-def check_write(principal: Principal, home_store: str, resource: str) -> None:
-    check_read(principal, home_store, resource)
+def check_write(principal: Principal, reach: Reach, resource: str) -> None:
+    check_read(principal, reach, resource)
 
 
 def check_create(principal: Principal, home_store: str) -> None:
@@ -59,12 +84,12 @@ def check_move(principal: Principal, old_store: str, new_store: str, resource: s
         )
 
 
-def check_delete(principal: Principal, home_store: str, resource: str) -> None:
+def check_delete(principal: Principal, reach: Reach, resource: str) -> None:
     if principal.role is Role.ASSOCIATE:
         raise PermissionDenied(
             "associates cannot delete customers", reason="ROLE_DENIED", metadata={"resource": resource}
         )
-    check_read(principal, home_store, resource)
+    check_read(principal, reach, resource)
 
 
 def missing(principal: Principal, resource: str) -> Exception:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servicekit.errors import AlreadyExists
 
+from ..domain.access import Reach, Scope
 from ..domain.filters import CustomerFilter
 from ..domain.profile import ContactPoint
 
@@ -53,6 +54,10 @@ class CustomerRow:
     contacts: list
     consents: list
 
+    @property
+    def reach(self) -> Reach:
+        return Reach(home_store=self.home_store)
+
 
 def _row(r: Any) -> CustomerRow:
     data = r._asdict()
@@ -77,9 +82,11 @@ _STORE_OF = sa.text("SELECT home_store, version FROM customers WHERE id = :id")
 _STORE_OF_LOCKED = sa.text("SELECT home_store, version FROM customers WHERE id = :id FOR UPDATE")
 
 
-async def store_and_version(conn: AsyncConnection, customer_id: str, *, lock: bool = False) -> tuple[str, int] | None:
+async def reach_and_version(conn: AsyncConnection, customer_id: str, *, lock: bool = False) -> tuple[Reach, int] | None:
+    """Who may reach the customer and her current version; with `lock`, the row stays
+    locked until the transaction ends (writes serialise per customer)."""
     row = (await conn.execute(_STORE_OF_LOCKED if lock else _STORE_OF, {"id": customer_id})).first()
-    return (row.home_store, row.version) if row else None
+    return (Reach(home_store=row.home_store), row.version) if row else None
 
 
 _LOCALE_OF = sa.text("SELECT locale FROM customers WHERE id = :id")
@@ -195,7 +202,7 @@ _COLUMNS = {
 
 async def update(conn: AsyncConnection, customer_id: str, values: dict[str, Any]) -> None:
     """Write the given columns (contact points handled separately) and bump the version.
-    The caller holds the row lock taken by store_and_version(lock=True)."""
+    The caller holds the row lock taken by reach_and_version(lock=True)."""
     columns = {k: v for k, v in values.items() if k in _COLUMNS}
     sets = ", ".join(f"{k} = :{k}" for k in columns)
     stmt = sa.text(
@@ -230,11 +237,19 @@ async def delete(conn: AsyncConnection, customer_id: str) -> None:
     await conn.execute(_DELETE, {"id": customer_id})
 
 
-def _list_statement(flt: CustomerFilter, store: str | None, after: list | None) -> tuple[str, dict]:
-    where, params = [], {}
-    if store is not None:
+def _scope_clause(scope: Scope, params: dict) -> list[str]:
+    where = []
+    if scope.store is not None:
         where.append("c.home_store = :store")
-        params["store"] = store
+        params["store"] = scope.store
+    if scope.associate is not None:
+        raise NotImplementedError("associate scopes arrive with assignments")
+    return where
+
+
+def _list_statement(flt: CustomerFilter, scope: Scope, after: list | None) -> tuple[str, dict]:
+    params: dict = {}
+    where = _scope_clause(scope, params)
     if flt.home_store is not None:
         where.append("c.home_store = :filter_store")
         params["filter_store"] = flt.home_store
@@ -252,9 +267,9 @@ def _list_statement(flt: CustomerFilter, store: str | None, after: list | None) 
 
 
 async def list_page(
-    conn: AsyncConnection, flt: CustomerFilter, store: str | None, after: list | None, limit: int
+    conn: AsyncConnection, flt: CustomerFilter, scope: Scope, after: list | None, limit: int
 ) -> list[CustomerRow]:
-    clause, params = _list_statement(flt, store, after)
+    clause, params = _list_statement(flt, scope, after)
     stmt = sa.text(_SELECT_FULL + clause + " ORDER BY c.create_time, c.id LIMIT :limit")
     rows = (await conn.execute(stmt, {**params, "limit": limit})).all()
     return [_row(r) for r in rows]
@@ -273,11 +288,9 @@ LIMIT :limit
 """
 
 
-async def search(conn: AsyncConnection, query: str, store: str | None, limit: int) -> list[tuple[str, float]]:
-    scope = "AND c.home_store = :store" if store is not None else ""
+async def search(conn: AsyncConnection, query: str, scope: Scope, limit: int) -> list[tuple[str, float]]:
     like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     params = {"q": query, "like": like, "limit": limit}
-    if store is not None:
-        params["store"] = store
-    rows = (await conn.execute(sa.text(_SEARCH.format(scope=scope)), params)).all()
+    clause = "".join(f" AND {w}" for w in _scope_clause(scope, params))
+    rows = (await conn.execute(sa.text(_SEARCH.format(scope=clause)), params)).all()
     return [(r.id, float(r.score)) for r in rows]
