@@ -166,3 +166,47 @@ async def customer_stub(customer_service):
     channel = customer_service.channel()
     yield customer_service_pb2_grpc.CustomerServiceStub(channel)
     await channel.close()
+
+
+# The gateway in front of the session's services, over real HTTP (uvicorn on port 0).
+GATEWAY_JWT_SECRET = "test-gateway-jwt-secret-" + secrets.token_hex(16)
+GATEWAY_ISSUER, GATEWAY_AUDIENCE = "atelier-test", "atelier"
+
+
+def bearer(role: str, store: str = "", associate_id: str = "", subject: str = "") -> dict[str, str]:
+    """Authorization header with a user token the test gateway accepts."""
+    from servicekit.auth import mint_user_token
+
+    token = mint_user_token(
+        secret=GATEWAY_JWT_SECRET, issuer=GATEWAY_ISSUER, audience=GATEWAY_AUDIENCE,
+        subject=subject or f"staff/{role}-{(store or 'hq').split('/')[-1]}", role=role, store=store,
+        associate_id=associate_id or ("a-1" if role == "associate" else ""),
+    )
+    return {"authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="session")
+async def http_base_url(customer_service):
+    import uvicorn
+
+    from gateway import Settings, create_app
+    from servicekit.auth import UserTokenVerifier
+
+    settings = Settings(
+        internal_secret=INTERNAL_SECRET,
+        verifier=UserTokenVerifier(
+            key=GATEWAY_JWT_SECRET, algorithms=("HS256",), issuer=GATEWAY_ISSUER, audience=GATEWAY_AUDIENCE
+        ),
+        service_addresses={"customer": customer_service.address},
+        log_level="WARNING",
+    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task

@@ -4,46 +4,21 @@ path, validation errors naming the field, and authorisation denials per role."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 
 import httpx
 import pytest
-import uvicorn
 
-from gateway import Settings, create_app
-from servicekit.auth import UserTokenVerifier, mint_user_token
-from tests.conftest import INTERNAL_SECRET
-
-JWT_SECRET = "e2e-jwt-secret-" + uuid.uuid4().hex
-ISSUER, AUDIENCE = "atelier-test", "atelier"
-
+from tests.conftest import bearer
 
 def token(role: str, store: str = "", associate_id: str = "") -> dict[str, str]:
-    jwt = mint_user_token(
-        secret=JWT_SECRET, issuer=ISSUER, audience=AUDIENCE, subject=f"staff/{role}-{store or 'hq'}",
-        role=role, store=store, associate_id=associate_id or ("a-1" if role == "associate" else ""),
-    )
-    return {"authorization": f"Bearer {jwt}"}
+    return bearer(role, store=store, associate_id=associate_id)
 
 
 @pytest.fixture(scope="module")
-async def http(customer_service):
-    settings = Settings(
-        internal_secret=INTERNAL_SECRET,
-        verifier=UserTokenVerifier(key=JWT_SECRET, algorithms=("HS256",), issuer=ISSUER, audience=AUDIENCE),
-        service_addresses={"customer": customer_service.address},
-        log_level="WARNING",
-    )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=15) as client:
+async def http(http_base_url):
+    async with httpx.AsyncClient(base_url=http_base_url, trust_env=False, timeout=15) as client:
         yield client
-    server.should_exit = True
-    await task
 
 
 def _store() -> str:
