@@ -1,13 +1,17 @@
-"""Demo data: realistic luxury clients across boutiques in several time zones.
+"""Demo data: realistic luxury clients across boutiques in several time zones, with two
+years of purchases (in store and online, in several currencies) and interactions across
+channels.
 
 Loaded through the gateway's public API (so it exercises the same path as a store
-tablet). Request ids are derived from the seed, so loading twice creates nothing new.
+tablet). Request ids, order ids, return ids and interaction external ids are derived
+from the seed, so loading twice creates nothing new.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+from datetime import datetime, timedelta, timezone
 import unicodedata
 import uuid
 
@@ -101,10 +105,99 @@ def customer(i: int, rng: random.Random) -> tuple[dict, list[dict]]:
     return body, consents
 
 
+CURRENCY = {"FR": "EUR", "IT": "EUR", "CN": "CNY", "JP": "JPY", "AE": "AED", "US": "USD"}
+# Rough list prices are in EUR; each boutique sells in its own currency.
+EUR_RATE = {"EUR": 1, "CNY": 7.8, "JPY": 160, "AED": 4, "USD": 1.1}
+CATALOGUE = [
+    ("RING-SERPENTI", "Serpenti ring, yellow gold", "high-jewellery", 8900),
+    ("NECK-EMERALD", "Emerald rivière necklace", "high-jewellery", 48000),
+    ("EAR-PEARL", "Pearl drop earrings", "jewellery", 3200),
+    ("WATCH-TANK", "Tank watch, steel", "watches", 4300),
+    ("WATCH-TOURB", "Tourbillon, platinum", "watches", 96000),
+    ("BAG-KELLY", "Top-handle bag, calfskin", "leather-goods", 9800),
+    ("BAG-TOTE", "Canvas tote", "leather-goods", 2100),
+    ("SLG-WALLET", "Compact wallet", "small-leather-goods", 650),
+    ("RTW-COAT", "Cashmere coat", "ready-to-wear", 5400),
+    ("RTW-SILK", "Silk scarf 90", "accessories", 480),
+    ("FRAG-NOIR", "Eau de parfum 100 ml", "fragrance", 290),
+]
+MESSAGE_CHANNEL = {"CN": "CHANNEL_WECHAT", "US": "CHANNEL_SMS"}
+
+
+def _money(eur: float, currency: str) -> dict:
+    amount = round(eur * EUR_RATE[currency])
+    # Prices end in round figures, as on a price tag.
+    step = 100 if amount > 10_000 else 10
+    return {"currencyCode": currency, "units": str(max(step, amount // step * step))}
+
+
+def _iso(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def activity(i: int, seed: int, store: str, region: str, now: datetime) -> tuple[list[dict], list[dict], list[dict]]:
+    """Purchases (each with an optional return) and interactions of demo customer `i`."""
+    rng = random.Random(f"{seed}-{i}-activity")
+    slug = store.split("/", 1)[1]
+    currency = CURRENCY[region]
+    purchases, returns, interactions = [], [], []
+    for k in range(rng.choice([0, 1, 1, 2, 2, 3, 4, 6])):
+        when = now - timedelta(days=rng.uniform(1, 730), minutes=rng.randint(0, 600))
+        online = rng.random() < 0.3
+        paid_in = currency if rng.random() < 0.85 else rng.choice(sorted(EUR_RATE))
+        lines = [
+            {"lineId": str(n + 1), "sku": sku, "productName": name, "category": category,
+             "quantity": 1 if price > 1000 else rng.randint(1, 3), "unitPrice": _money(price, paid_in)}
+            for n, (sku, name, category, price) in enumerate(rng.sample(CATALOGUE, k=rng.randint(1, 3)))
+        ]
+        body = {
+            "channel": "SALES_CHANNEL_ONLINE" if online else "SALES_CHANNEL_STORE",
+            "orderId": f"demo-{seed}-{i}-{k}", "store": store, "orderTime": _iso(when), "lines": lines,
+        }
+        if not online and rng.random() < 0.8:
+            body["assistingAssociate"] = f"associates/{slug}-a{rng.randint(1, 4)}"
+        purchases.append(body)
+        if rng.random() < 0.07:
+            returns.append({"order": len(purchases) - 1, "returnId": f"demo-{seed}-{i}-{k}-r",
+                            "lines": [{"lineId": "1", "quantity": 1}],
+                            "returnTime": _iso(min(now, when + timedelta(days=rng.randint(1, 14))))})
+    channel = MESSAGE_CHANNEL.get(region, "CHANNEL_WHATSAPP")
+    for k in range(rng.randint(1, 8)):
+        when = now - timedelta(days=rng.uniform(0, 730))
+        kind = rng.choice([
+            "INTERACTION_KIND_MESSAGE", "INTERACTION_KIND_MESSAGE", "INTERACTION_KIND_STORE_VISIT",
+            "INTERACTION_KIND_QR_SCAN", "INTERACTION_KIND_WEB_VISIT", "INTERACTION_KIND_MENU_CLICK",
+            "INTERACTION_KIND_CAMPAIGN_DELIVERED", "INTERACTION_KIND_CAMPAIGN_OPENED",
+            "INTERACTION_KIND_CAMPAIGN_CLICKED", "INTERACTION_KIND_CALL", "INTERACTION_KIND_APPOINTMENT",
+        ])
+        item = {"kind": kind, "occurTime": _iso(when), "externalId": f"demo-{seed}-{i}-x{k}", "store": store}
+        if kind in ("INTERACTION_KIND_MESSAGE", "INTERACTION_KIND_CALL"):
+            inbound = rng.random() < 0.5
+            item.update(channel=channel if kind.endswith("MESSAGE") else "CHANNEL_PHONE",
+                        direction="DIRECTION_INBOUND" if inbound else "DIRECTION_OUTBOUND",
+                        preview=rng.choice(["Is the emerald necklace still available?", "Thank you for yesterday!",
+                                            "Your order is ready for collection.", "New arrivals this week"]),
+                        associate=f"associates/{slug}-a{rng.randint(1, 4)}")
+        elif kind == "INTERACTION_KIND_QR_SCAN":
+            item.update(referralCode=f"{slug[:20]}-a{rng.randint(1, 4)}", associate=f"associates/{slug}-a1")
+        elif kind in ("INTERACTION_KIND_WEB_VISIT", "INTERACTION_KIND_MENU_CLICK"):
+            item.update(reference=f"https://shop.example.com/{rng.choice(CATALOGUE)[2]}")
+        elif kind.startswith("INTERACTION_KIND_CAMPAIGN"):
+            item.update(reference=rng.choice(["campaigns/lunar-new-year", "campaigns/high-jewellery-preview"]),
+                        channel=channel)
+        elif kind == "INTERACTION_KIND_APPOINTMENT":
+            item.update(reference=f"appointments/demo-{seed}-{i}-{k}", preview="Private viewing")
+        interactions.append(item)
+    return purchases, returns, interactions
+
+
 async def _load(gateway_url: str, token: str, count: int, seed: int, concurrency: int) -> int:
     rng = random.Random(seed)
     items = [customer(i, rng) for i in range(count)]
     headers = {"authorization": f"Bearer {token}"}
+    # Activity dates count back from midnight, so a reload on the same day sends the same
+    # bodies (and replays of the same order or return are answered from what is stored).
+    now = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
     created = 0
     semaphore = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(base_url=gateway_url, headers=headers, timeout=30) as client:
@@ -120,6 +213,18 @@ async def _load(gateway_url: str, token: str, count: int, seed: int, concurrency
                 name = reply.json()["name"]
                 for consent in consents:
                     (await client.post(f"/v1/{name}:grantConsent", json=consent)).raise_for_status()
+                region = STORES[body["homeStore"]][1]
+                purchases, returns, interactions = activity(i, seed, body["homeStore"], region, now)
+                recorded = []
+                for order in purchases:
+                    done = await client.post("/v1/purchases:record", json={"customer": name, "purchase": order})
+                    done.raise_for_status()
+                    recorded.append(done.json()["name"])
+                for item in returns:
+                    target = recorded[item.pop("order")]
+                    (await client.post(f"/v1/{target}:recordReturn", json=item)).raise_for_status()
+                for item in interactions:
+                    (await client.post(f"/v1/{name}/interactions", json=item)).raise_for_status()
                 created += 1
 
         await asyncio.gather(*(one(i, body, consents) for i, (body, consents) in enumerate(items)))

@@ -1,4 +1,5 @@
-"""The `atelier` command line: `atelier up` runs the mesh locally, `atelier token` signs in."""
+"""The `atelier` command line: `atelier up` runs the mesh locally, `atelier token` signs in,
+`atelier import` loads customers from a file."""
 
 from __future__ import annotations
 
@@ -73,6 +74,23 @@ def _build_parser() -> argparse.ArgumentParser:
     token.add_argument("--ttl", default="8h", help="lifetime, e.g. 30m, 8h, 7d (8h)")
     _add_state_dir(token)
     token.set_defaults(handler=_cmd_token)
+
+    imp = commands.add_parser(
+        "import",
+        help="load customers from a CSV or JSONL export (resumable)",
+        description="Stream FILE.csv or FILE.jsonl to the customer service in batches. Running the "
+        "same command again after an interruption skips the batches already applied.",
+    )
+    imp.add_argument("file", metavar="FILE", help="a .csv (with a header row) or .jsonl file")
+    imp.add_argument("--batch-size", type=int, default=1000, metavar="N", help="rows per batch (1000)")
+    imp.add_argument(
+        "--address",
+        metavar="HOST:PORT",
+        help="customer service gRPC address (default: the one `atelier up` recorded in the state dir)",
+    )
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_state_dir(imp)
+    imp.set_defaults(handler=_cmd_import)
     return parser
 
 
@@ -118,6 +136,32 @@ def _cmd_token(args: argparse.Namespace) -> int:
         print(f"atelier token: {exc}", file=sys.stderr)
         return 2
     print(token)
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from atelierctl.importer import ImportFailed, report, run_import
+
+    state_dir = state.resolve_state_dir(args.state_dir)
+    try:
+        address = args.address or state.load_addresses(state_dir).get("customer", "")
+        secret = state.load_secrets(state_dir).get("ATELIER_INTERNAL_SECRET", "")
+        if not address:
+            raise state.StateError("no customer service address recorded; pass --address")
+        if not secret:
+            raise state.StateError(f"no internal secret in {state_dir}: run `atelier up` first")
+        if not 1 <= args.batch_size <= 5000:
+            raise state.StateError("--batch-size must be between 1 and 5000")
+        summary = run_import(
+            Path(args.file), address=address, internal_secret=secret, batch_size=args.batch_size,
+            progress_out=None if args.quiet else sys.stderr,
+        )
+    except (ImportFailed, state.StateError) as exc:
+        print(f"atelier import: {exc}", file=sys.stderr)
+        return 2
+    report(summary, sys.stdout)
     return 0
 
 

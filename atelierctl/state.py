@@ -4,6 +4,7 @@ Layout of STATE (default ./.atelier):
     postgres/  postgres.log   embedded PostgreSQL data and log
     nats/      nats.log       embedded NATS JetStream store and log
     secrets.json              dev secrets shared by `atelier up` and `atelier token`
+    addresses.json            gRPC address of each service of the running mesh (`atelier import`)
     up.lock                   held while an `atelier up` runs on this directory
 """
 
@@ -19,6 +20,7 @@ from typing import IO
 
 DEFAULT_STATE_DIR = ".atelier"
 SECRETS_FILE = "secrets.json"
+ADDRESSES_FILE = "addresses.json"
 LOCK_FILE = "up.lock"
 
 # The development token issuer/audience; the gateway is told the same values.
@@ -30,7 +32,7 @@ SECRET_NAMES = ("ATELIER_INTERNAL_SECRET", "ATELIER_JWT_SECRET")
 _KNOWN_ENTRIES = {
     "postgres", "postgres.log", "postgres.initdb",
     "nats", "nats.log",
-    SECRETS_FILE, LOCK_FILE,
+    SECRETS_FILE, LOCK_FILE, ADDRESSES_FILE,
 }  # fmt: skip
 
 
@@ -123,3 +125,22 @@ def lock_state_dir(state_dir: Path) -> IO[str]:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def record_addresses(state_dir: Path, addresses: dict[str, str]) -> None:
+    """Where each service of the running mesh listens (service name → host:port), for
+    tools that talk gRPC to a service directly."""
+    path = state_dir / ADDRESSES_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(addresses, indent=2))
+    os.replace(tmp, path)
+
+
+def load_addresses(state_dir: Path) -> dict[str, str]:
+    path = state_dir / ADDRESSES_FILE
+    if not path.exists():
+        raise StateError(f"no {path}: is `atelier up` running with this state dir?")
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise StateError(f"cannot read {path}: {exc}") from None

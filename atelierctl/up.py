@@ -207,6 +207,9 @@ class Supervisor:
                 OTEL_SERVICE_NAME=f"atelier-{spec.name}",
             )
             self._services.append(Child(spec.name, [sys.executable, "-m", spec.module], env, self.output))
+        state.record_addresses(
+            self.options.state_dir, {spec.name: f"{LOCALHOST}:{port}" for spec, port in zip(services, ports)}
+        )
 
         if registry.module_runnable(registry.GATEWAY_MODULE):
             self._gateway = Child(

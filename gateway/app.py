@@ -42,6 +42,9 @@ log = logging.getLogger("gateway")
 _tracer = telemetry.tracer("atelier.gateway")
 
 REQUEST_ID_HEADER = "x-request-id"
+PURPOSE_HEADER = "x-atelier-purpose"
+# gRPC metadata values are printable ASCII.
+_PURPOSE_JUNK = re.compile(r"[^\x20-\x7e]")
 _REQUEST_ID_SCOPE_KEY = "atelier.request_id"
 # A caller's id is reused only when it is safe to log and to send as gRPC metadata.
 _ACCEPTABLE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
@@ -142,6 +145,10 @@ class Gateway:
             (REQUEST_ID_HEADER, request_id),
             (PRINCIPAL_METADATA_KEY, self.identity.internal_token(principal)),
         ]
+        # Why personal data is read, recorded by the services' audit trail.
+        purpose = _PURPOSE_JUNK.sub("", request.headers.get(PURPOSE_HEADER, ""))[:200].strip()
+        if purpose:
+            metadata.append((PURPOSE_HEADER, purpose))
         parent = telemetry.extract_context(request.headers)
         with _tracer.start_as_current_span(
             f"{op.binding.method} {op.binding.template.text}",

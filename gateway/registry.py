@@ -28,8 +28,25 @@ class Backend:
 
 
 BACKENDS: tuple[Backend, ...] = (
-    Backend("customer", ("atelier.customer.v1.CustomerService",), "ATELIER_CUSTOMER_ADDRESS"),
-    Backend("associate", ("atelier.associate.v1.AssociateService",), "ATELIER_ASSOCIATE_ADDRESS"),
+    Backend(
+        "customer",
+        (
+            "atelier.customer.v1.CustomerService",
+            "atelier.customer.v1.PurchaseService",
+            "atelier.customer.v1.TimelineService",
+            "atelier.customer.v1.PrivacyService",
+        ),
+        "ATELIER_CUSTOMER_ADDRESS",
+    ),
+    Backend(
+        "associate",
+        (
+            "atelier.associate.v1.AssociateService",
+            "atelier.associate.v1.TaskService",
+            "atelier.associate.v1.PerformanceService",
+        ),
+        "ATELIER_ASSOCIATE_ADDRESS",
+    ),
     Backend(
         "appointments",
         ("atelier.appointments.v1.AppointmentsService",),

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 import grpc
+import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from nats.js import JetStreamContext
@@ -26,6 +27,9 @@ from servicekit.interceptors import RequestContextInterceptor
 from servicekit.outbox import OutboxRelay
 
 log = logging.getLogger("atelier.server")
+
+_TRY_LOCK = sa.text("SELECT pg_try_advisory_lock(hashtext(:name))")
+_UNLOCK = sa.text("SELECT pg_advisory_unlock(hashtext(:name))")
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -50,6 +54,8 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
         self._consumer_specs: list[dict] = []
+        self._periodic: list[tuple[str, float, Callable]] = []
+        self._drained_hooks: list[Callable[[], Awaitable[object]]] = []
         self._grpc_services = list(grpc_services)
         self._migrations_dir = migrations_dir
         self._health_interval = health_interval
@@ -74,6 +80,41 @@ class ServiceRuntime:
             {"durable": f"{self.config.name}-{purpose}", "event_types": event_types, "handler": handler, **options}
         )
 
+    def on_drained(self, hook: Callable[[], Awaitable[object]]) -> None:
+        """Run `hook` at shutdown once in-flight calls have finished and before the
+        database closes, e.g. to flush what those calls buffered in memory."""
+        self._drained_hooks.append(hook)
+
+    def add_periodic(self, name: str, every_seconds: float, job: Callable[[], Awaitable[object]]) -> None:
+        """Run `job` every `every_seconds` (first run soon after start). Across replicas one
+        runs it at a time: each run holds a PostgreSQL advisory lock named after the job, and
+        a replica that cannot take it skips that round. Jobs must be idempotent."""
+        self._periodic.append((name, every_seconds, job))
+
+    async def _run_periodic(self, name: str, every: float, job: Callable[[], Awaitable[object]]) -> None:
+        delay = min(every, 5.0)
+        while not self._stop.is_set():
+            try:
+                await asyncio.wait_for(self._stop.wait(), delay)
+                return
+            except asyncio.TimeoutError:
+                pass
+            delay = every
+            try:
+                async with self.engine.connect() as conn:
+                    got = (await conn.execute(_TRY_LOCK, {"name": name})).scalar()
+                    if not got:
+                        continue
+                    try:
+                        await job()
+                    finally:
+                        await conn.execute(_UNLOCK, {"name": name})
+                        await conn.commit()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic job %s failed; next round in %.0fs", name, every)
+
     async def start(self, register: Callable[[grpc.aio.Server], None]) -> int:
         """Migrate, bind, start serving (NOT_SERVING until dependencies answer); returns the port."""
         await asyncio.to_thread(migrations.upgrade, self.config.database_url, self._migrations_dir)
@@ -85,6 +126,8 @@ class ServiceRuntime:
         await self.server.start()
         self._tasks.append(asyncio.create_task(self._connect_events(), name="events"))
         self._tasks.append(asyncio.create_task(self._watch_health(), name="health"))
+        for name, every, job in self._periodic:
+            self._tasks.append(asyncio.create_task(self._run_periodic(name, every, job), name=name))
         log.info("%s listening on port %d", self.config.name, self.port)
         return self.port
 
@@ -143,6 +186,11 @@ class ServiceRuntime:
         await self._health.enter_graceful_shutdown()
         self._stop.set()
         await self.server.stop(self._grace)
+        for hook in self._drained_hooks:
+            try:
+                await hook()
+            except Exception:
+                log.exception("shutdown hook %r failed", hook)
         # The relay drains once more after the stop flag, then every task ends.
         done, pending = await asyncio.wait(self._tasks, timeout=self._grace)
         for task in pending:

@@ -37,6 +37,7 @@ class Infra:
     nats_url: str
     run_id: str
     databases: list
+    streams: list
 
     def database_url(self, service: str) -> str:
         name = f"atelier_t{self.run_id}_{service}"
@@ -44,6 +45,14 @@ class Infra:
         self.databases.append(name)
         base = self.admin_url.rsplit("/", 1)[0]
         return f"{base}/{name}"
+
+    def private_bus(self, tag: str) -> dict[str, str]:
+        """Events of their own for a group of services started together, so that other
+        services running in the session (e.g. another associate service applying its
+        rules to the same customer events) never reach them."""
+        stream = f"T{self.run_id.upper()}{tag.upper()}"
+        self.streams.append(stream)
+        return {"events_prefix": f"t{self.run_id}{tag}", "events_stream": stream}
 
     def service_config(self, service: str, **overrides) -> ServiceConfig:
         values = dict(
@@ -77,12 +86,13 @@ def infra():
             nats_server.start()
             started.append(nats_server)
             nats_url = nats_server.url()
-        infra = Infra(admin_url=admin_url, nats_url=nats_url, run_id=run_id, databases=[])
+        infra = Infra(admin_url=admin_url, nats_url=nats_url, run_id=run_id, databases=[], streams=[])
         try:
             yield infra
         finally:
             _drop_databases(admin_url, infra.databases)
-            _delete_stream(nats_url, f"T{run_id.upper()}")
+            for stream in [f"T{run_id.upper()}", *infra.streams]:
+                _delete_stream(nats_url, stream)
             for server in reversed(started):
                 server.stop()
 

@@ -187,13 +187,17 @@ def test_default_release_has_the_expected_objects(default_docs):
     found = sorted((d["kind"], d["metadata"]["name"]) for d in default_docs)
     assert found == sorted(
         [
+            ("Deployment", "atelier-associate"),
             ("Deployment", "atelier-customer"),
             ("Deployment", "atelier-gateway"),
+            ("Service", "atelier-associate"),
             ("Service", "atelier-customer"),
             ("Service", "atelier-gateway"),
+            ("NetworkPolicy", "atelier-associate"),
             ("NetworkPolicy", "atelier-customer"),
             ("NetworkPolicy", "atelier-gateway"),
             ("NetworkPolicy", "atelier-default-deny"),
+            ("PodDisruptionBudget", "atelier-associate"),
             ("PodDisruptionBudget", "atelier-customer"),
             ("PodDisruptionBudget", "atelier-gateway"),
             ("Secret", "atelier-secrets"),
@@ -209,7 +213,7 @@ def test_default_release_has_the_expected_objects(default_docs):
 def test_every_workload_is_hardened(request, docs_fixture):
     docs = request.getfixturevalue(docs_fixture)
     workloads = deployments(docs)
-    assert set(workloads) == {"customer", "gateway"}
+    assert set(workloads) == {"associate", "customer", "gateway"}
     for name, deployment in workloads.items():
         pod = deployment["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False, name
@@ -317,7 +321,7 @@ def test_gateway_contract_environment(default_docs, full_docs):
 
 def test_every_secret_reference_resolves_to_a_rendered_key(default_docs):
     secrets = {name: set(s["data"]) for name, s in kinds(default_docs, "Secret").items()}
-    assert secrets == {"atelier-secrets": {"internal-secret", "jwt-secret", "customer-db-password"}}
+    assert secrets == {"atelier-secrets": {"internal-secret", "jwt-secret", "customer-db-password", "associate-db-password"}}
     for name, deployment in deployments(default_docs).items():
         for var in container(deployment)["env"]:
             ref = var.get("valueFrom", {}).get("secretKeyRef")
@@ -336,7 +340,7 @@ def test_given_secrets_are_stored_and_existing_secrets_are_not_duplicated(helm, 
     docs = render(
         helm,
         {
-            "global": {"internalSecret": {"value": "fixed-internal"}, "database": {"passwords": {"customer": "pw-1"}}},
+            "global": {"internalSecret": {"value": "fixed-internal"}, "database": {"passwords": {"customer": "pw-1", "associate": "pw-2"}}},
             "gateway": {"jwt": {"secret": "fixed-jwt"}},
         },
     )
@@ -345,7 +349,10 @@ def test_given_secrets_are_stored_and_existing_secrets_are_not_duplicated(helm, 
     import base64
 
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    assert decoded == {"internal-secret": "fixed-internal", "customer-db-password": "pw-1", "jwt-secret": "fixed-jwt"}
+    assert decoded == {
+        "internal-secret": "fixed-internal", "customer-db-password": "pw-1", "associate-db-password": "pw-2",
+        "jwt-secret": "fixed-jwt",
+    }
 
 
 def test_service_account_never_mounts_a_token(default_docs):
@@ -372,7 +379,7 @@ def test_network_policies(default_docs):
         for rule in policy["spec"]["ingress"]:
             # An empty `from` would admit everyone.
             assert rule.get("from", None) != []
-    assert set(by_component) == {"customer", "gateway"}
+    assert set(by_component) == {"associate", "customer", "gateway"}
 
     # customer: only the gateway, only on the gRPC port.
     (rule,) = by_component["customer"]["ingress"]
@@ -383,12 +390,13 @@ def test_network_policies(default_docs):
     egress_ports = {p["port"] for r in by_component["customer"]["egress"] for p in r["ports"]}
     assert egress_ports == {53, 5432, 4222}
 
-    # gateway: HTTP from anywhere; egress to DNS and the customer pods' gRPC port only.
+    # gateway: HTTP from anywhere; egress to DNS and the services' gRPC port only, one rule each.
     assert by_component["gateway"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
     egress = by_component["gateway"]["egress"]
     assert {p["port"] for r in egress for p in r["ports"]} == {53, 50051}
-    (to_customer,) = [r for r in egress if r["ports"][0]["port"] == 50051]
-    assert selects(to_customer["to"][0]["podSelector"]["matchLabels"], pods["customer"])
+    to_services = [r for r in egress if r["ports"][0]["port"] == 50051]
+    reached = sorted(c for r in to_services for c, labels in pods.items() if selects(r["to"][0]["podSelector"]["matchLabels"], labels))
+    assert reached == ["associate", "customer"]
 
 
 def test_network_policy_peers_and_ports_follow_values(full_docs):
@@ -417,8 +425,8 @@ def test_autoscaling_is_optional(default_docs, full_docs):
     assert customer["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": "atelier-customer"}
     assert (customer["minReplicas"], customer["maxReplicas"]) == (3, 9)
     assert {m["resource"]["name"] for m in customer["metrics"]} == {"cpu", "memory"}
-    # The HPA owns the replica count.
-    assert all("replicas" not in d["spec"] for d in deployments(full_docs).values())
+    # The HPA owns the replica count (where autoscaling is on).
+    assert all("replicas" not in d["spec"] for n, d in deployments(full_docs).items() if n != "associate")
 
 
 def test_gateway_exposure(full_docs, helm):
@@ -591,7 +599,7 @@ def test_compose_references_only_what_exists(compose):
 def test_compose_app_services_are_healthchecked_ordered_and_locked_down(compose):
     services = compose["services"]
     apps = app_services(compose)
-    assert set(apps) == {"customer", "gateway"}
+    assert set(apps) == {"associate", "customer", "gateway"}
     for name in ("postgres", "nats"):
         assert services[name]["healthcheck"]["test"][0] == "CMD", name
     for name, service in apps.items():

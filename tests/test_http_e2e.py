@@ -113,7 +113,7 @@ async def test_roles_are_enforced_by_the_service_over_http(http):
     paris, milan = _store(), _store()
     hq = token("hq")
     in_milan = (await http.post("/v1/customers", json={"givenName": "Giulia", "homeStore": milan}, headers=hq)).json()
-    associate = token("associate", store=paris)
+    associate = token("associate", store=paris, associate_id=f"a-{uuid.uuid4().hex[:8]}")
     manager = token("manager", store=paris)
 
     assert (await http.get(f"/v1/{in_milan['name']}", headers=associate)).status_code == 403
@@ -124,8 +124,9 @@ async def test_roles_are_enforced_by_the_service_over_http(http):
     mine = await http.post("/v1/customers", json={"givenName": "Camille"}, headers=associate)
     assert mine.status_code == 200 and mine.json()["homeStore"] == paris
     assert (await http.delete(f"/v1/{mine.json()['name']}", headers=associate)).status_code == 403
+    # An associate lists the customers she holds: the one she just created.
     listed = await http.get("/v1/customers", headers=associate)
-    assert {c["homeStore"] for c in listed.json()["customers"]} == {paris}
+    assert [c["name"] for c in listed.json()["customers"]] == [mine.json()["name"]]
     assert (await http.get("/v1/customers")).status_code == 401
     assert (await http.delete(f"/v1/{mine.json()['name']}", headers=manager)).status_code == 200
 

@@ -11,19 +11,27 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api, customer_service_pb2_grpc
 from servicekit import context, idempotency, names, outbox, paging
+from servicekit.audit import AuditWriter
 from servicekit.errors import Aborted, Violations, invalid
 
-from . import events
+from . import audit_trail, events
+from .bulk import BulkMethods
+from .merge_methods import MergeMethods
 from .domain import access, contacts, filters, profile
-from .storage import consents, customers, mapping, notes
+from .domain.computed_tags import TagRules
+from .storage import assignments, consents, customers, mapping, merges, notes
 
 MAX_SEARCH_RESULTS = 50
 MAX_NOTE = 4000
 
 
-class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
-    def __init__(self, engine: AsyncEngine):
+class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.CustomerServiceServicer):
+    def __init__(self, engine: AsyncEngine, tag_rules: TagRules | None = None, audit: AuditWriter | None = None):
         self._engine = engine
+        # Day counts of the time-based computed tags, derived when a customer is read.
+        self._tag_rules = tag_rules or TagRules()
+        # Reads of personal data are audited off the request path (servicekit.audit).
+        self._audit = audit or AuditWriter(engine)
 
     # -- reads ---------------------------------------------------------------
 
@@ -32,10 +40,15 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         cid = names.parse(request.name, "customers", "name")
         async with self._engine.connect() as conn:
             row = await customers.get(conn, cid)
+            if row is None:
+                # A customer merged into another answers with the survivor.
+                survivor = await merges.resolve(conn, cid)
+                row = await customers.get(conn, survivor) if survivor else None
         if row is None:
             raise access.missing(caller, request.name)
         access.check_read(caller, row.reach, request.name)
-        return mapping.customer(row)
+        self._audit.record(audit_trail.read_record(context_, "GetCustomer", f"customers/{row.id}"))
+        return mapping.customer(row, self._tag_rules)
 
     async def ListCustomers(self, request, context_):
         caller = context.principal()
@@ -45,7 +58,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         after = paging.decode(request.page_token, request.filter, shape=(datetime, str))
         async with self._engine.connect() as conn:
             rows = await customers.list_page(conn, flt, scope, after, size + 1)
-        response = api.ListCustomersResponse(customers=[mapping.customer(r) for r in rows[:size]])
+        response = api.ListCustomersResponse(customers=[mapping.customer(r, self._tag_rules) for r in rows[:size]])
         if len(rows) > size:
             last = rows[size - 1]
             response.next_page_token = paging.encode([last.create_time.isoformat(), last.id], request.filter)
@@ -62,7 +75,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             rows = await customers.get_many(conn, [cid for cid, _ in hits])
         return api.SearchCustomersResponse(
             results=[
-                api.SearchResult(customer=mapping.customer(rows[cid]), score=round(score, 4))
+                api.SearchResult(customer=mapping.customer(rows[cid], self._tag_rules), score=round(score, 4))
                 for cid, score in hits
                 if cid in rows
             ]
@@ -95,7 +108,10 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
                     return customer_pb2.Customer.FromString(first)
             cid = request.customer_id or names.new_id()
             await customers.insert(conn, cid, values, request.customer.referral_code, profile.search_text(values))
-            created = mapping.customer(await customers.get(conn, cid))
+            holder = access.provisional_holder(caller)
+            if holder:
+                await assignments.hold_provisionally(conn, cid, holder)
+            created = mapping.customer(await customers.get(conn, cid), self._tag_rules)
             await outbox.record(conn, events.created(created, caller.subject))
             if request.request_id:
                 await idempotency.remember(conn, "CreateCustomer", request.request_id, created)
@@ -142,7 +158,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
                     raise invalid("customer.given_name", "a customer needs a given or a family name")
                 values["search_text"] = profile.search_text(merged)
             await customers.update(conn, cid, values)
-            updated = mapping.customer(await customers.get(conn, cid))
+            updated = mapping.customer(await customers.get(conn, cid), self._tag_rules)
             await outbox.record(conn, events.updated(updated, sorted(paths), caller.subject))
         return updated
 
@@ -221,7 +237,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
                 conn, cid, request.channel, request.purpose, granted, request.source.strip(), caller.subject
             )
             await customers.update(conn, cid, {})
-            result = mapping.customer(await customers.get(conn, cid))
+            result = mapping.customer(await customers.get(conn, cid), self._tag_rules)
             # History keeps every capture (evidence); an event only when the answer changed.
             if was is not granted:
                 consent = customer_pb2.Consent(

@@ -80,9 +80,11 @@ async def test_store_staff_cannot_reach_a_customer_of_another_store(customer_stu
 
 @pytest.mark.parametrize("role", ["associate", "manager"])
 async def test_store_staff_reach_customers_of_their_store(customer_stub, role):
+    """A manager reaches every customer of her store; an associate the customers she
+    holds (here: the one she created, held provisionally until the assignment event)."""
     store = new_store()
-    target = await create(customer_stub, home_store=store)
     staff = associate(store) if role == "associate" else manager(store)
+    target = await create(customer_stub, staff if role == "associate" else None, home_store=store)
     for label, call in calls_on(customer_stub, target):
         if label == "delete":
             continue
@@ -128,7 +130,9 @@ async def test_create_without_home_store_lands_in_the_associates_store(customer_
     store = new_store()
     created = await create(customer_stub, associate(store))
     assert created.home_store == store
-    assert (await get(customer_stub, created.name, associate(store, "a-2"))).home_store == store
+    assert (await get(customer_stub, created.name, associate(store))).home_store == store
+    # A colleague of the same store does not hold her, so she does not reach her.
+    assert (await rpc_error(get(customer_stub, created.name, associate(store, "a-2")))).code() == grpc.StatusCode.PERMISSION_DENIED
 
 
 async def test_hq_create_without_home_store_has_no_store(customer_stub):
@@ -140,7 +144,7 @@ async def test_hq_create_without_home_store_has_no_store(customer_stub):
 
 async def test_manager_cannot_move_a_customer_hq_can(customer_stub, db):
     store, elsewhere = new_store(), new_store()
-    target = await create(customer_stub, home_store=store)
+    target = await create(customer_stub, associate(store), home_store=store)  # the associate holds her
     move = api.UpdateCustomerRequest(customer=customer_pb2.Customer(name=target.name, home_store=elsewhere), update_mask=mask("home_store"))
     for staff in (manager(store), associate(store)):
         before = await snapshot(db)

@@ -47,8 +47,9 @@ async def consent_events(db, name: str) -> int:
 
 async def test_grant_then_withdraw(customer_stub, db):
     store = new_store()
-    target = await create(customer_stub, home_store=store)
     clerk, boss = associate(store), manager(store)
+    # The clerk holds the customer she created (associates reach only their own clients).
+    target = await create(customer_stub, clerk, home_store=store)
 
     granted = await grant(customer_stub, target.name, EMAIL, MARKETING, " store-tablet ", clerk)
     (current,) = granted.consents

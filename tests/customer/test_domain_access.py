@@ -29,13 +29,33 @@ def test_store_scope():
     assert access.store_scope(SYSTEM) is None
 
 
-@pytest.mark.parametrize("caller", [ASSOCIATE, MANAGER])
-def test_store_staff_reach_only_their_store(caller):
-    access.check_read(caller, R(PARIS), NAME)
-    access.check_write(caller, R(PARIS), NAME)
-    assert reason(access.check_read, caller, R(LYON), NAME) == "CUSTOMER_OUT_OF_SCOPE"
-    assert reason(access.check_write, caller, R(LYON), NAME) == "CUSTOMER_OUT_OF_SCOPE"
-    assert reason(access.check_read, caller, R(""), NAME) == "CUSTOMER_OUT_OF_SCOPE"
+def test_managers_reach_only_their_store():
+    access.check_read(MANAGER, R(PARIS), NAME)
+    access.check_write(MANAGER, R(PARIS), NAME)
+    assert reason(access.check_read, MANAGER, R(LYON), NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    assert reason(access.check_write, MANAGER, R(LYON), NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    assert reason(access.check_read, MANAGER, R(""), NAME) == "CUSTOMER_OUT_OF_SCOPE"
+
+
+def test_associates_reach_the_customers_they_hold_in_any_store():
+    for store in (PARIS, LYON, ""):
+        access.check_read(ASSOCIATE, R(store, frozenset({"a-1"})), NAME)
+        access.check_write(ASSOCIATE, R(store, frozenset({"a-2", "a-1"})), NAME)
+    # Her store is not enough: a colleague's client is out of reach.
+    assert reason(access.check_read, ASSOCIATE, R(PARIS, frozenset({"a-2"})), NAME) == "CUSTOMER_OUT_OF_SCOPE"
+    assert reason(access.check_write, ASSOCIATE, R(PARIS), NAME) == "CUSTOMER_OUT_OF_SCOPE"
+
+
+def test_missing_customers_look_denied_to_store_and_book_bound_callers():
+    assert isinstance(access.missing(ASSOCIATE, NAME), PermissionDenied)
+    assert isinstance(access.missing(MANAGER, NAME), PermissionDenied)
+    assert not isinstance(access.missing(HQ, NAME), PermissionDenied)
+
+
+def test_the_creating_associate_holds_provisionally():
+    assert access.provisional_holder(ASSOCIATE) == "a-1"
+    assert access.provisional_holder(MANAGER) is None
+    assert access.provisional_holder(HQ) is None
 
 
 @pytest.mark.parametrize("caller", [HQ, SYSTEM])
@@ -75,6 +95,6 @@ def test_denial_names_the_resource():
 
 
 def test_scope_of_lists_and_searches():
-    assert access.scope(ASSOCIATE) == access.Scope(store=PARIS)
+    assert access.scope(ASSOCIATE) == access.Scope(associate="a-1")
     assert access.scope(MANAGER) == access.Scope(store=PARIS)
     assert access.scope(HQ) == access.Scope()

@@ -113,7 +113,8 @@ async def test_without_request_id_each_create_is_new(customer_stub, db):
 
 async def test_repeated_note_request_returns_the_first_note(customer_stub, db):
     store = new_store()
-    target = await create(customer_stub, home_store=store)
+    # Created by the associate, so she holds the customer she writes notes about.
+    target = await create(customer_stub, associate(store), home_store=store)
     request = api.CreateNoteRequest(
         parent=target.name, note=customer_pb2.Note(text=f"Loves emeralds {uid()}"), request_id=str(uuid.uuid4())
     )

@@ -56,4 +56,5 @@ async def test_reflection_describes_the_service(customer_service):
     assert {m.name for m in service.method} == {
         "GetCustomer", "ListCustomers", "CreateCustomer", "UpdateCustomer", "DeleteCustomer", "SearchCustomers",
         "GrantConsent", "WithdrawConsent", "ListConsentChanges", "CreateNote", "ListNotes",
+        "ImportCustomers", "StreamCustomers", "FindDuplicates", "MergeCustomers", "UnmergeCustomers", "GetMerge",
     }

@@ -16,8 +16,8 @@ async def add_note(stub, parent, text, principal=None):
 
 async def test_create_and_list_notes_newest_first(customer_stub):
     store = new_store()
-    target = await create(customer_stub, home_store=store)
     clerk, boss = associate(store), manager(store)
+    target = await create(customer_stub, clerk, home_store=store)  # she holds her own client
     first = await add_note(customer_stub, target.name, "  Prefers yellow gold; ring size 52. ", clerk)
     assert first.name.startswith(target.name + "/notes/")
     assert first.text == "Prefers yellow gold; ring size 52."

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 
 import grpc
 import pytest
@@ -154,14 +155,16 @@ async def test_filter_by_tags_needs_every_tag(customer_stub):
     assert (await list_all(customer_stub, f'{base} AND tags:"absent"', 50))[0] == []
 
 
-async def test_list_as_associate_only_shows_her_store(customer_stub):
+async def test_list_as_associate_only_shows_her_clients(customer_stub):
     mine, other = new_store(), new_store()
-    a = await create(customer_stub, home_store=mine)
+    me = associate(mine, f"a-{uuid.uuid4().hex[:10]}")
+    a = await create(customer_stub, me, home_store=mine)
+    await create(customer_stub, home_store=mine)  # her store's, but not hers
     await create(customer_stub, home_store=other)
-    names, _ = await list_all(customer_stub, "", 200, principal=associate(mine))
+    names, _ = await list_all(customer_stub, "", 200, principal=me)
     assert names == [a.name]
     # Asking for another store through the filter shows nothing rather than leaking it.
-    names, _ = await list_all(customer_stub, f'home_store = "{other}"', 50, principal=associate(mine))
+    names, _ = await list_all(customer_stub, f'home_store = "{other}"', 50, principal=me)
     assert names == []
 
 

@@ -69,15 +69,17 @@ async def test_phone_fragment_finds_the_customer(customer_stub):
         assert [r.customer.name for r in results] == [target.name], query
 
 
-async def test_search_of_an_associate_or_manager_stays_in_her_store(customer_stub):
+async def test_search_is_scoped_to_the_managers_store_and_the_associates_book(customer_stub):
     mine, other = new_store(), new_store()
     word = letters(10)
-    here = await create(customer_stub, home_store=mine, family_name=word)
-    there = await create(customer_stub, home_store=other, family_name=word)
-    assert [r.customer.name for r in await search(customer_stub, word, associate(mine))] == [here.name]
-    assert [r.customer.name for r in await search(customer_stub, word, manager(mine))] == [here.name]
-    assert [r.customer.name for r in await search(customer_stub, word, associate(other, "a-2"))] == [there.name]
-    assert {r.customer.name for r in await search(customer_stub, word, hq())} == {here.name, there.name}
+    me, colleague = associate(mine, f"a-{letters(8)}"), associate(other, f"a-{letters(8)}")
+    here = await create(customer_stub, me, home_store=mine, family_name=word)
+    also_here = await create(customer_stub, home_store=mine, family_name=word)
+    there = await create(customer_stub, colleague, home_store=other, family_name=word)
+    assert [r.customer.name for r in await search(customer_stub, word, me)] == [here.name]
+    assert {r.customer.name for r in await search(customer_stub, word, manager(mine))} == {here.name, also_here.name}
+    assert [r.customer.name for r in await search(customer_stub, word, colleague)] == [there.name]
+    assert {r.customer.name for r in await search(customer_stub, word, hq())} == {here.name, also_here.name, there.name}
 
 
 async def test_search_page_size(customer_stub):

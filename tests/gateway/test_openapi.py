@@ -44,12 +44,15 @@ async def test_every_annotated_rpc_is_an_operation(client):
         (verb, path): op["operationId"]
         for path, item in document["paths"].items()
         for verb, op in item.items()
+        if op["operationId"].startswith("CustomerService_")
     }
-    assert found == EXPECTED
+    # The routes this file pins down keep their shape; RPCs added later join them.
+    assert EXPECTED.items() <= found.items()
     annotated = {
         f"CustomerService_{m.name}"
         for m in SERVICE.methods
         if m.GetOptions().HasExtension(annotations_pb2.http)
+        and not (m.client_streaming or m.server_streaming)  # not transcoded
     }
     assert set(found.values()) == annotated
 

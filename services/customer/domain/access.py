@@ -1,9 +1,9 @@
 """Who may do what with a customer. Pure rules, no I/O: the servicer asks them before
 (and, for lists and searches, inside) every query.
 
-Until assignments exist (the associate service), an associate reaches the customers of
-her own store, a manager the customers of her store, headquarters and internal services
-everything.
+An associate reaches the customers she holds (primary or secondary, as the associate
+service's assignment_changed events say), a manager the customers of her store,
+headquarters and internal services everything.
 """
 
 from __future__ import annotations
@@ -36,12 +36,25 @@ class Scope:
 def scope(principal: Principal) -> Scope:
     if principal.role in _EVERYWHERE:
         return Scope()
+    if principal.role is Role.ASSOCIATE:
+        # Her own clients wherever they live (a secondary client may be another store's).
+        return Scope(associate=principal.associate_id)
     return Scope(store=principal.store)
 
 
 def store_scope(principal: Principal) -> str | None:
-    """The one store the caller is limited to, or None for every store."""
-    return scope(principal).store
+    """The one store the caller creates customers in, or None for every store."""
+    if principal.role in _EVERYWHERE:
+        return None
+    return principal.store
+
+
+def provisional_holder(principal: Principal) -> str | None:
+    """The associate who holds a customer she creates until the associate service's
+    assignment event confirms it, so she can read her new client at once."""
+    if principal.role is Role.ASSOCIATE and principal.associate_id:
+        return principal.associate_id
+    return None
 
 
 def can_reach(principal: Principal, reach: Reach) -> bool:
@@ -93,10 +106,10 @@ def check_delete(principal: Principal, reach: Reach, resource: str) -> None:
 
 
 def missing(principal: Principal, resource: str) -> Exception:
-    """What to answer for a customer that does not exist. Callers limited to a store get
-    PERMISSION_DENIED, as for an existing customer of another store (AIP-211), so ids of
-    other stores cannot be probed; headquarters learns NOT_FOUND."""
-    if store_scope(principal) is None:
+    """What to answer for a customer that does not exist. Callers limited to a store or a
+    book get PERMISSION_DENIED, as for an existing customer out of their reach (AIP-211),
+    so ids cannot be probed; headquarters learns NOT_FOUND."""
+    if principal.role in _EVERYWHERE:
         return NotFound(resource)
     return PermissionDenied(
         f"{principal.subject} may not access {resource}",

@@ -29,13 +29,19 @@ UPDATABLE = (
     "important_dates",
     "tags",
 )
-OUTPUT_ONLY = ("name", "consents", "referral_code", "etag", "create_time", "update_time")
+OUTPUT_ONLY = (
+    "name", "consents", "referral_code", "etag", "create_time", "update_time", "purchase_stats", "computed_tags",
+)
 
 _LOCALE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 _STORE = re.compile(r"^stores/[a-z0-9][a-z0-9-]{0,62}$")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _REFERRAL = re.compile(r"^[A-Za-z0-9-]{4,32}$")
+# Enum wrappers build a new list on every values() call; bulk import validates per row.
+_TIERS = frozenset(customer_pb2.Tier.values())
+_CONTACT_KINDS = frozenset(customer_pb2.ContactKind.values())
+_DATE_KINDS = frozenset(customer_pb2.ImportantDateKind.values())
 MAX_NAME = 100
 MAX_TAGS = 50
 MAX_ITEMS = 50
@@ -72,7 +78,7 @@ def read(
         )
         out["home_store"] = msg.home_store
     if "tier" in paths:
-        violations.require(msg.tier in customer_pb2.Tier.values(), at("tier"), "unknown tier")
+        violations.require(msg.tier in _TIERS, at("tier"), "unknown tier")
         out["tier"] = int(msg.tier)
     if "contact_points" in paths:
         out["contact_points"] = _contact_points(msg, at("contact_points"), violations)
@@ -100,7 +106,7 @@ def _contact_points(msg, path: str, violations: Violations) -> list[ContactPoint
     primaries: set[int] = set()
     violations.require(len(msg.contact_points) <= MAX_ITEMS, path, f"at most {MAX_ITEMS}")
     for i, cp in enumerate(msg.contact_points):
-        if cp.kind not in customer_pb2.ContactKind.values() or cp.kind == 0:
+        if cp.kind not in _CONTACT_KINDS or cp.kind == 0:
             violations.add(f"{path}[{i}].kind", "required: one of EMAIL, PHONE, WECHAT, WHATSAPP, LINE")
             continue
         try:
@@ -150,7 +156,7 @@ def _important_dates(msg, path: str, violations: Violations) -> list[dict[str, A
     result = []
     violations.require(len(msg.important_dates) <= MAX_ITEMS, path, f"at most {MAX_ITEMS}")
     for i, item in enumerate(msg.important_dates):
-        if item.kind not in customer_pb2.ImportantDateKind.values() or item.kind == 0:
+        if item.kind not in _DATE_KINDS or item.kind == 0:
             violations.add(f"{path}[{i}].kind", "required: BIRTHDAY, ANNIVERSARY or OTHER")
             continue
         d = item.date

@@ -5,7 +5,7 @@ lists load all their rows in that same one query — never one round trip per ro
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from servicekit.errors import AlreadyExists
 from ..domain.access import Reach, Scope
 from ..domain.filters import CustomerFilter
 from ..domain.profile import ContactPoint
+from .stats import STATS_JSON, TAGS_JSON
 
 _SELECT_FULL = """
 SELECT c.id, c.given_name, c.family_name, c.preferred_name, c.locale, c.home_store, c.tier,
@@ -28,7 +29,10 @@ SELECT c.id, c.given_name, c.family_name, c.preferred_name, c.locale, c.home_sto
        COALESCE((SELECT json_agg(json_build_array(s.channel, s.purpose, s.granted, s.source, s.actor, s.change_time))
                  FROM (SELECT DISTINCT ON (channel, purpose) channel, purpose, granted, source, actor, change_time
                        FROM consent_changes WHERE customer_id = c.id
-                       ORDER BY channel, purpose, id DESC) s), '[]') AS consents
+                       ORDER BY channel, purpose, id DESC) s), '[]') AS consents,
+       """ + STATS_JSON + """ AS purchase_stats,
+       """ + TAGS_JSON + """ AS computed_tags,
+       ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates
 FROM customers c
 """
 
@@ -53,15 +57,21 @@ class CustomerRow:
     update_time: datetime
     contacts: list
     consents: list
+    # [currency, lifetime value (text), orders, first, last, {category: spend (text)}] per currency
+    purchase_stats: list
+    # [tag, reason, since] of the stored (fact-based) computed tags
+    computed_tags: list
+    # Ids of the associates holding her (primary or secondary), from assignment events.
+    associates: list = field(default_factory=list)
 
     @property
     def reach(self) -> Reach:
-        return Reach(home_store=self.home_store)
+        return Reach(home_store=self.home_store, associates=frozenset(self.associates))
 
 
 def _row(r: Any) -> CustomerRow:
     data = r._asdict()
-    for key in ("contacts", "consents", "preferences", "important_dates"):
+    for key in ("contacts", "consents", "preferences", "important_dates", "purchase_stats", "computed_tags"):
         if isinstance(data[key], str):
             data[key] = json.loads(data[key])
     return CustomerRow(**data)
@@ -78,15 +88,20 @@ async def get(conn: AsyncConnection, customer_id: str) -> CustomerRow | None:
     return (await get_many(conn, [customer_id])).get(customer_id)
 
 
-_STORE_OF = sa.text("SELECT home_store, version FROM customers WHERE id = :id")
-_STORE_OF_LOCKED = sa.text("SELECT home_store, version FROM customers WHERE id = :id FOR UPDATE")
+_REACH = (
+    "SELECT c.home_store, c.version, "
+    "ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates "
+    "FROM customers c WHERE c.id = :id"
+)
+_STORE_OF = sa.text(_REACH)
+_STORE_OF_LOCKED = sa.text(_REACH + " FOR UPDATE OF c")
 
 
 async def reach_and_version(conn: AsyncConnection, customer_id: str, *, lock: bool = False) -> tuple[Reach, int] | None:
     """Who may reach the customer and her current version; with `lock`, the row stays
     locked until the transaction ends (writes serialise per customer)."""
     row = (await conn.execute(_STORE_OF_LOCKED if lock else _STORE_OF, {"id": customer_id})).first()
-    return (Reach(home_store=row.home_store), row.version) if row else None
+    return (Reach(home_store=row.home_store, associates=frozenset(row.associates)), row.version) if row else None
 
 
 _LOCALE_OF = sa.text("SELECT locale FROM customers WHERE id = :id")
@@ -243,7 +258,10 @@ def _scope_clause(scope: Scope, params: dict) -> list[str]:
         where.append("c.home_store = :store")
         params["store"] = scope.store
     if scope.associate is not None:
-        raise NotImplementedError("associate scopes arrive with assignments")
+        where.append(
+            "EXISTS (SELECT 1 FROM customer_assignments ca WHERE ca.customer_id = c.id AND ca.associate_id = :scope_associate)"
+        )
+        params["scope_associate"] = scope.associate
     return where
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from google.protobuf import timestamp_pb2
 
 from atelier.customer.v1 import customer_pb2
 
+from ..domain import computed_tags
 from .customers import CustomerRow
+from .purchase_mapping import purchase_stats
+from .stats import parse as parse_stats
 
 
 def timestamp(value: datetime | str) -> timestamp_pb2.Timestamp:
@@ -29,7 +32,10 @@ def parse_etag(value: str) -> int | None:
     return None
 
 
-def customer(row: CustomerRow) -> customer_pb2.Customer:
+def customer(
+    row: CustomerRow, rules: computed_tags.TagRules | None = None, now: datetime | None = None
+) -> customer_pb2.Customer:
+    """`rules` give the day counts of the time-based computed tags (defaults otherwise)."""
     msg = customer_pb2.Customer(
         name=f"customers/{row.id}",
         given_name=row.given_name,
@@ -56,4 +62,23 @@ def customer(row: CustomerRow) -> customer_pb2.Customer:
         date.date.year, date.date.month, date.date.day = item["year"], item["month"], item["day"]
     msg.create_time.CopyFrom(timestamp(row.create_time))
     msg.update_time.CopyFrom(timestamp(row.update_time))
+    _purchase_figures(msg, row, rules or DEFAULT_RULES, now or datetime.now(timezone.utc))
     return msg
+
+
+DEFAULT_RULES = computed_tags.TagRules()
+
+
+def _purchase_figures(msg: customer_pb2.Customer, row: CustomerRow, rules, now: datetime) -> None:
+    """Derived figures and computed tags: stored ones as stored, time-based ones derived
+    from the stored first and last purchase dates at `now`."""
+    stats = parse_stats(row.purchase_stats)
+    if stats:
+        msg.purchase_stats.CopyFrom(purchase_stats(stats))
+    firsts = [s.first_purchase for s in stats if s.first_purchase]
+    lasts = [s.last_purchase for s in stats if s.last_purchase]
+    dated = computed_tags.dated_tags(min(firsts, default=None), max(lasts, default=None), rules, now)
+    tags = [(tag, reason, since) for tag, reason, since in row.computed_tags]
+    tags += [(t.tag, t.reason, t.since) for t in dated]
+    for tag, reason, since in sorted(tags, key=lambda t: t[0]):
+        msg.computed_tags.add(tag=tag, reason=reason, since=timestamp(since))

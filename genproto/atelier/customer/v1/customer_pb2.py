@@ -23,13 +23,14 @@ _sym_db = _symbol_database.Default()
 
 
 from atelier.common.v1 import common_pb2 as atelier_dot_common_dot_v1_dot_common__pb2
+from atelier.customer.v1 import purchase_pb2 as atelier_dot_customer_dot_v1_dot_purchase__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from google.type import date_pb2 as google_dot_type_dot_date__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"atelier/customer/v1/customer.proto\x12\x13\x61telier.customer.v1\x1a\x1e\x61telier/common/v1/common.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\x95\x05\n\x08\x43ustomer\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x03 \x01(\t\x12\x16\n\x0epreferred_name\x18\x04 \x01(\t\x12\x0e\n\x06locale\x18\x05 \x01(\t\x12*\n\nhome_store\x18\x06 \x01(\tB\x16\xfa\x41\x13\n\x11\x61telier.dev/Store\x12\'\n\x04tier\x18\x07 \x01(\x0e\x32\x19.atelier.customer.v1.Tier\x12\x39\n\x0e\x63ontact_points\x18\x08 \x03(\x0b\x32!.atelier.customer.v1.ContactPoint\x12\x34\n\x08\x63onsents\x18\t \x03(\x0b\x32\x1c.atelier.customer.v1.ConsentB\x04\xe2\x41\x01\x03\x12\x34\n\x0bpreferences\x18\n \x03(\x0b\x32\x1f.atelier.customer.v1.Preference\x12;\n\x0fimportant_dates\x18\x0b \x03(\x0b\x32\".atelier.customer.v1.ImportantDate\x12\x0c\n\x04tags\x18\x0c \x03(\t\x12\x1b\n\rreferral_code\x18\r \x01(\tB\x04\xe2\x41\x01\x05\x12\x0c\n\x04\x65tag\x18\x0e \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:D\xea\x41\x41\n\x14\x61telier.dev/Customer\x12\x14\x63ustomers/{customer}*\tcustomers2\x08\x63ustomer\"j\n\x0c\x43ontactPoint\x12\x34\n\x04kind\x18\x01 \x01(\x0e\x32 .atelier.customer.v1.ContactKindB\x04\xe2\x41\x01\x02\x12\x13\n\x05value\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07primary\x18\x03 \x01(\x08\"\xc4\x01\n\x07\x43onsent\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.atelier.common.v1.Channel\x12+\n\x07purpose\x18\x02 \x01(\x0e\x32\x1a.atelier.common.v1.Purpose\x12\x0f\n\x07granted\x18\x03 \x01(\x08\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xca\x01\n\rConsentChange\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.atelier.common.v1.Channel\x12+\n\x07purpose\x18\x02 \x01(\x0e\x32\x1a.atelier.common.v1.Purpose\x12\x0f\n\x07granted\x18\x03 \x01(\x08\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12/\n\x0b\x63hange_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\nPreference\x12\x16\n\x08\x63\x61tegory\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05value\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x81\x01\n\rImportantDate\x12:\n\x04kind\x18\x01 \x01(\x0e\x32&.atelier.customer.v1.ImportantDateKindB\x04\xe2\x41\x01\x02\x12%\n\x04\x64\x61te\x18\x02 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\x12\r\n\x05label\x18\x03 \x01(\t\"\xc2\x01\n\x04Note\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x12\n\x04text\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61uthor\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:E\xea\x41\x42\n\x10\x61telier.dev/Note\x12!customers/{customer}/notes/{note}*\x05notes2\x04note*]\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x11\n\rTIER_PROSPECT\x10\x01\x12\x0f\n\x0bTIER_CLIENT\x10\x02\x12\x0c\n\x08TIER_VIP\x10\x03\x12\r\n\tTIER_VVIP\x10\x04*\xa6\x01\n\x0b\x43ontactKind\x12\x1c\n\x18\x43ONTACT_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43ONTACT_KIND_EMAIL\x10\x01\x12\x16\n\x12\x43ONTACT_KIND_PHONE\x10\x02\x12\x17\n\x13\x43ONTACT_KIND_WECHAT\x10\x03\x12\x19\n\x15\x43ONTACT_KIND_WHATSAPP\x10\x04\x12\x15\n\x11\x43ONTACT_KIND_LINE\x10\x05*\x9e\x01\n\x11ImportantDateKind\x12#\n\x1fIMPORTANT_DATE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cIMPORTANT_DATE_KIND_BIRTHDAY\x10\x01\x12#\n\x1fIMPORTANT_DATE_KIND_ANNIVERSARY\x10\x02\x12\x1d\n\x19IMPORTANT_DATE_KIND_OTHER\x10\x03\x42*\n\x17\x64\x65v.atelier.customer.v1B\rCustomerProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\"atelier/customer/v1/customer.proto\x12\x13\x61telier.customer.v1\x1a\x1e\x61telier/common/v1/common.proto\x1a\"atelier/customer/v1/purchase.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x16google/type/date.proto\"\x96\x06\n\x08\x43ustomer\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x12\n\ngiven_name\x18\x02 \x01(\t\x12\x13\n\x0b\x66\x61mily_name\x18\x03 \x01(\t\x12\x16\n\x0epreferred_name\x18\x04 \x01(\t\x12\x0e\n\x06locale\x18\x05 \x01(\t\x12*\n\nhome_store\x18\x06 \x01(\tB\x16\xfa\x41\x13\n\x11\x61telier.dev/Store\x12\'\n\x04tier\x18\x07 \x01(\x0e\x32\x19.atelier.customer.v1.Tier\x12\x39\n\x0e\x63ontact_points\x18\x08 \x03(\x0b\x32!.atelier.customer.v1.ContactPoint\x12\x34\n\x08\x63onsents\x18\t \x03(\x0b\x32\x1c.atelier.customer.v1.ConsentB\x04\xe2\x41\x01\x03\x12\x34\n\x0bpreferences\x18\n \x03(\x0b\x32\x1f.atelier.customer.v1.Preference\x12;\n\x0fimportant_dates\x18\x0b \x03(\x0b\x32\".atelier.customer.v1.ImportantDate\x12\x0c\n\x04tags\x18\x0c \x03(\t\x12\x1b\n\rreferral_code\x18\r \x01(\tB\x04\xe2\x41\x01\x05\x12\x0c\n\x04\x65tag\x18\x0e \x01(\t\x12\x35\n\x0b\x63reate_time\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x35\n\x0bupdate_time\x18\x10 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12@\n\x0epurchase_stats\x18\x11 \x01(\x0b\x32\".atelier.customer.v1.PurchaseStatsB\x04\xe2\x41\x01\x03\x12=\n\rcomputed_tags\x18\x12 \x03(\x0b\x32 .atelier.customer.v1.ComputedTagB\x04\xe2\x41\x01\x03:D\xea\x41\x41\n\x14\x61telier.dev/Customer\x12\x14\x63ustomers/{customer}*\tcustomers2\x08\x63ustomer\"U\n\x0b\x43omputedTag\x12\x0b\n\x03tag\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12)\n\x05since\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"j\n\x0c\x43ontactPoint\x12\x34\n\x04kind\x18\x01 \x01(\x0e\x32 .atelier.customer.v1.ContactKindB\x04\xe2\x41\x01\x02\x12\x13\n\x05value\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x0f\n\x07primary\x18\x03 \x01(\x08\"\xc4\x01\n\x07\x43onsent\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.atelier.common.v1.Channel\x12+\n\x07purpose\x18\x02 \x01(\x0e\x32\x1a.atelier.common.v1.Purpose\x12\x0f\n\x07granted\x18\x03 \x01(\x08\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12/\n\x0bupdate_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xca\x01\n\rConsentChange\x12+\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1a.atelier.common.v1.Channel\x12+\n\x07purpose\x18\x02 \x01(\x0e\x32\x1a.atelier.common.v1.Purpose\x12\x0f\n\x07granted\x18\x03 \x01(\x08\x12\x0e\n\x06source\x18\x04 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x05 \x01(\t\x12/\n\x0b\x63hange_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\nPreference\x12\x16\n\x08\x63\x61tegory\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x13\n\x05value\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\"\x81\x01\n\rImportantDate\x12:\n\x04kind\x18\x01 \x01(\x0e\x32&.atelier.customer.v1.ImportantDateKindB\x04\xe2\x41\x01\x02\x12%\n\x04\x64\x61te\x18\x02 \x01(\x0b\x32\x11.google.type.DateB\x04\xe2\x41\x01\x02\x12\r\n\x05label\x18\x03 \x01(\t\"\xc2\x01\n\x04Note\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x12\n\x04text\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12\x14\n\x06\x61uthor\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03:E\xea\x41\x42\n\x10\x61telier.dev/Note\x12!customers/{customer}/notes/{note}*\x05notes2\x04note*]\n\x04Tier\x12\x14\n\x10TIER_UNSPECIFIED\x10\x00\x12\x11\n\rTIER_PROSPECT\x10\x01\x12\x0f\n\x0bTIER_CLIENT\x10\x02\x12\x0c\n\x08TIER_VIP\x10\x03\x12\r\n\tTIER_VVIP\x10\x04*\xa6\x01\n\x0b\x43ontactKind\x12\x1c\n\x18\x43ONTACT_KIND_UNSPECIFIED\x10\x00\x12\x16\n\x12\x43ONTACT_KIND_EMAIL\x10\x01\x12\x16\n\x12\x43ONTACT_KIND_PHONE\x10\x02\x12\x17\n\x13\x43ONTACT_KIND_WECHAT\x10\x03\x12\x19\n\x15\x43ONTACT_KIND_WHATSAPP\x10\x04\x12\x15\n\x11\x43ONTACT_KIND_LINE\x10\x05*\x9e\x01\n\x11ImportantDateKind\x12#\n\x1fIMPORTANT_DATE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cIMPORTANT_DATE_KIND_BIRTHDAY\x10\x01\x12#\n\x1fIMPORTANT_DATE_KIND_ANNIVERSARY\x10\x02\x12\x1d\n\x19IMPORTANT_DATE_KIND_OTHER\x10\x03\x42*\n\x17\x64\x65v.atelier.customer.v1B\rCustomerProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,6 +50,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMER'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_CUSTOMER'].fields_by_name['update_time']._loaded_options = None
   _globals['_CUSTOMER'].fields_by_name['update_time']._serialized_options = b'\342A\001\003'
+  _globals['_CUSTOMER'].fields_by_name['purchase_stats']._loaded_options = None
+  _globals['_CUSTOMER'].fields_by_name['purchase_stats']._serialized_options = b'\342A\001\003'
+  _globals['_CUSTOMER'].fields_by_name['computed_tags']._loaded_options = None
+  _globals['_CUSTOMER'].fields_by_name['computed_tags']._serialized_options = b'\342A\001\003'
   _globals['_CUSTOMER']._loaded_options = None
   _globals['_CUSTOMER']._serialized_options = b'\352AA\n\024atelier.dev/Customer\022\024customers/{customer}*\tcustomers2\010customer'
   _globals['_CONTACTPOINT'].fields_by_name['kind']._loaded_options = None
@@ -73,24 +78,26 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NOTE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
   _globals['_NOTE']._loaded_options = None
   _globals['_NOTE']._serialized_options = b'\352AB\n\020atelier.dev/Note\022!customers/{customer}/notes/{note}*\005notes2\004note'
-  _globals['_TIER']._serialized_start=1772
-  _globals['_TIER']._serialized_end=1865
-  _globals['_CONTACTKIND']._serialized_start=1868
-  _globals['_CONTACTKIND']._serialized_end=2034
-  _globals['_IMPORTANTDATEKIND']._serialized_start=2037
-  _globals['_IMPORTANTDATEKIND']._serialized_end=2195
-  _globals['_CUSTOMER']._serialized_start=209
-  _globals['_CUSTOMER']._serialized_end=870
-  _globals['_CONTACTPOINT']._serialized_start=872
-  _globals['_CONTACTPOINT']._serialized_end=978
-  _globals['_CONSENT']._serialized_start=981
-  _globals['_CONSENT']._serialized_end=1177
-  _globals['_CONSENTCHANGE']._serialized_start=1180
-  _globals['_CONSENTCHANGE']._serialized_end=1382
-  _globals['_PREFERENCE']._serialized_start=1384
-  _globals['_PREFERENCE']._serialized_end=1441
-  _globals['_IMPORTANTDATE']._serialized_start=1444
-  _globals['_IMPORTANTDATE']._serialized_end=1573
-  _globals['_NOTE']._serialized_start=1576
-  _globals['_NOTE']._serialized_end=1770
+  _globals['_TIER']._serialized_start=2024
+  _globals['_TIER']._serialized_end=2117
+  _globals['_CONTACTKIND']._serialized_start=2120
+  _globals['_CONTACTKIND']._serialized_end=2286
+  _globals['_IMPORTANTDATEKIND']._serialized_start=2289
+  _globals['_IMPORTANTDATEKIND']._serialized_end=2447
+  _globals['_CUSTOMER']._serialized_start=245
+  _globals['_CUSTOMER']._serialized_end=1035
+  _globals['_COMPUTEDTAG']._serialized_start=1037
+  _globals['_COMPUTEDTAG']._serialized_end=1122
+  _globals['_CONTACTPOINT']._serialized_start=1124
+  _globals['_CONTACTPOINT']._serialized_end=1230
+  _globals['_CONSENT']._serialized_start=1233
+  _globals['_CONSENT']._serialized_end=1429
+  _globals['_CONSENTCHANGE']._serialized_start=1432
+  _globals['_CONSENTCHANGE']._serialized_end=1634
+  _globals['_PREFERENCE']._serialized_start=1636
+  _globals['_PREFERENCE']._serialized_end=1693
+  _globals['_IMPORTANTDATE']._serialized_start=1696
+  _globals['_IMPORTANTDATE']._serialized_end=1825
+  _globals['_NOTE']._serialized_start=1828
+  _globals['_NOTE']._serialized_end=2022
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from atelier.common.v1 import common_pb2 as _common_pb2
+from atelier.customer.v1 import purchase_pb2 as _purchase_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -110,6 +111,8 @@ class Customer(_message.Message):
     ETAG_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     UPDATE_TIME_FIELD_NUMBER: _builtins.int
+    PURCHASE_STATS_FIELD_NUMBER: _builtins.int
+    COMPUTED_TAGS_FIELD_NUMBER: _builtins.int
     name: _builtins.str
     """Resource name, `customers/{customer}`."""
     given_name: _builtins.str
@@ -147,6 +150,16 @@ class Customer(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
     def update_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def purchase_stats(self) -> _purchase_pb2.PurchaseStats:
+        """Figures derived from her purchases and returns, kept current as they arrive."""
+
+    @_builtins.property
+    def computed_tags(self) -> _containers.RepeatedCompositeFieldContainer[Global___ComputedTag]:
+        """Tags the platform derives from facts (VIP, lapsed, category affinity, new client),
+        each with the reason it applies; separate from the manual `tags`.
+        """
+
     def __init__(
         self,
         *,
@@ -166,14 +179,48 @@ class Customer(_message.Message):
         etag: _builtins.str = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         update_time: _timestamp_pb2.Timestamp | None = ...,
+        purchase_stats: _purchase_pb2.PurchaseStats | None = ...,
+        computed_tags: _abc.Iterable[Global___ComputedTag] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "update_time", b"update_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "purchase_stats", b"purchase_stats", "update_time", b"update_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["consents", b"consents", "contact_points", b"contact_points", "create_time", b"create_time", "etag", b"etag", "family_name", b"family_name", "given_name", b"given_name", "home_store", b"home_store", "important_dates", b"important_dates", "locale", b"locale", "name", b"name", "preferences", b"preferences", "preferred_name", b"preferred_name", "referral_code", b"referral_code", "tags", b"tags", "tier", b"tier", "update_time", b"update_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["computed_tags", b"computed_tags", "consents", b"consents", "contact_points", b"contact_points", "create_time", b"create_time", "etag", b"etag", "family_name", b"family_name", "given_name", b"given_name", "home_store", b"home_store", "important_dates", b"important_dates", "locale", b"locale", "name", b"name", "preferences", b"preferences", "preferred_name", b"preferred_name", "purchase_stats", b"purchase_stats", "referral_code", b"referral_code", "tags", b"tags", "tier", b"tier", "update_time", b"update_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___Customer: _TypeAlias = Customer  # noqa: Y015
+
+@_typing.final
+class ComputedTag(_message.Message):
+    """A tag derived by a rule, e.g. "vip" because "lifetime value EUR 12,400 ≥ 10,000"."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TAG_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SINCE_FIELD_NUMBER: _builtins.int
+    tag: _builtins.str
+    """"vip", "lapsed", "new-client" or "affinity-<category>"."""
+    reason: _builtins.str
+    """Why the rule applies, in words."""
+    @_builtins.property
+    def since(self) -> _timestamp_pb2.Timestamp:
+        """Since when it applies."""
+
+    def __init__(
+        self,
+        *,
+        tag: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        since: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["since", b"since"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "since", b"since", "tag", b"tag"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ComputedTag: _TypeAlias = ComputedTag  # noqa: Y015
 
 @_typing.final
 class ContactPoint(_message.Message):

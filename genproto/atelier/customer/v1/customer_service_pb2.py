@@ -24,15 +24,18 @@ _sym_db = _symbol_database.Default()
 
 from atelier.common.v1 import common_pb2 as atelier_dot_common_dot_v1_dot_common__pb2
 from atelier.customer.v1 import customer_pb2 as atelier_dot_customer_dot_v1_dot_customer__pb2
+from atelier.customer.v1 import segment_pb2 as atelier_dot_customer_dot_v1_dot_segment__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import client_pb2 as google_dot_api_dot_client__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
 from google.api import resource_pb2 as google_dot_api_dot_resource__pb2
 from google.protobuf import empty_pb2 as google_dot_protobuf_dot_empty__pb2
 from google.protobuf import field_mask_pb2 as google_dot_protobuf_dot_field__mask__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.rpc import error_details_pb2 as google_dot_rpc_dot_error__details__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*atelier/customer/v1/customer_service.proto\x12\x13\x61telier.customer.v1\x1a\x1e\x61telier/common/v1/common.proto\x1a\"atelier/customer/v1/customer.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\"A\n\x12GetCustomerRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\"M\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"b\n\x15ListCustomersResponse\x12\x30\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.atelier.customer.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"w\n\x15\x43reateCustomerRequest\x12\x35\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.CustomerB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x85\x01\n\x15UpdateCustomerRequest\x12\x35\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.CustomerB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\"R\n\x15\x44\x65leteCustomerRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"@\n\x16SearchCustomersRequest\x12\x13\n\x05query\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"M\n\x17SearchCustomersResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.atelier.customer.v1.SearchResult\"N\n\x0cSearchResult\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.Customer\x12\r\n\x05score\x18\x02 \x01(\x02\"\xbe\x01\n\x13GrantConsentRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x31\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.atelier.common.v1.ChannelB\x04\xe2\x41\x01\x02\x12\x31\n\x07purpose\x18\x03 \x01(\x0e\x32\x1a.atelier.common.v1.PurposeB\x04\xe2\x41\x01\x02\x12\x14\n\x06source\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"\xc1\x01\n\x16WithdrawConsentRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x31\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.atelier.common.v1.ChannelB\x04\xe2\x41\x01\x02\x12\x31\n\x07purpose\x18\x03 \x01(\x0e\x32\x1a.atelier.common.v1.PurposeB\x04\xe2\x41\x01\x02\x12\x14\n\x06source\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"q\n\x19ListConsentChangesRequest\x12-\n\x06parent\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"r\n\x1aListConsentChangesResponse\x12;\n\x0f\x63onsent_changes\x18\x01 \x03(\x0b\x32\".atelier.customer.v1.ConsentChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x11\x43reateNoteRequest\x12-\n\x06parent\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12-\n\x04note\x18\x02 \x01(\x0b\x32\x19.atelier.customer.v1.NoteB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"h\n\x10ListNotesRequest\x12-\n\x06parent\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x11ListNotesResponse\x12(\n\x05notes\x18\x01 \x03(\x0b\x32\x19.atelier.customer.v1.Note\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t2\xd3\x0c\n\x0f\x43ustomerService\x12|\n\x0bGetCustomer\x12\'.atelier.customer.v1.GetCustomerRequest\x1a\x1d.atelier.customer.v1.Customer\"%\xda\x41\x04name\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=customers/*}\x12}\n\rListCustomers\x12).atelier.customer.v1.ListCustomersRequest\x1a*.atelier.customer.v1.ListCustomersResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/customers\x12\x87\x01\n\x0e\x43reateCustomer\x12*.atelier.customer.v1.CreateCustomerRequest\x1a\x1d.atelier.customer.v1.Customer\"*\xda\x41\x08\x63ustomer\x82\xd3\xe4\x93\x02\x19\"\r/v1/customers:\x08\x63ustomer\x12\xa5\x01\n\x0eUpdateCustomer\x12*.atelier.customer.v1.UpdateCustomerRequest\x1a\x1d.atelier.customer.v1.Customer\"H\xda\x41\x14\x63ustomer,update_mask\x82\xd3\xe4\x93\x02+2\x1f/v1/{customer.name=customers/*}:\x08\x63ustomer\x12{\n\x0e\x44\x65leteCustomer\x12*.atelier.customer.v1.DeleteCustomerRequest\x1a\x16.google.protobuf.Empty\"%\xda\x41\x04name\x82\xd3\xe4\x93\x02\x18*\x16/v1/{name=customers/*}\x12\x8a\x01\n\x0fSearchCustomers\x12+.atelier.customer.v1.SearchCustomersRequest\x1a,.atelier.customer.v1.SearchCustomersResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/customers:search\x12\x87\x01\n\x0cGrantConsent\x12(.atelier.customer.v1.GrantConsentRequest\x1a\x1d.atelier.customer.v1.Customer\".\x82\xd3\xe4\x93\x02(\"#/v1/{name=customers/*}:grantConsent:\x01*\x12\x90\x01\n\x0fWithdrawConsent\x12+.atelier.customer.v1.WithdrawConsentRequest\x1a\x1d.atelier.customer.v1.Customer\"1\x82\xd3\xe4\x93\x02+\"&/v1/{name=customers/*}:withdrawConsent:\x01*\x12\xaf\x01\n\x12ListConsentChanges\x12..atelier.customer.v1.ListConsentChangesRequest\x1a/.atelier.customer.v1.ListConsentChangesResponse\"8\xda\x41\x06parent\x82\xd3\xe4\x93\x02)\x12\'/v1/{parent=customers/*}/consentChanges\x12\x8b\x01\n\nCreateNote\x12&.atelier.customer.v1.CreateNoteRequest\x1a\x19.atelier.customer.v1.Note\":\xda\x41\x0bparent,note\x82\xd3\xe4\x93\x02&\"\x1e/v1/{parent=customers/*}/notes:\x04note\x12\x8b\x01\n\tListNotes\x12%.atelier.customer.v1.ListNotesRequest\x1a&.atelier.customer.v1.ListNotesResponse\"/\xda\x41\x06parent\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=customers/*}/notes\x1a\x1c\xca\x41\x19\x63ustomer.atelier.internalB1\n\x17\x64\x65v.atelier.customer.v1B\x14\x43ustomerServiceProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n*atelier/customer/v1/customer_service.proto\x12\x13\x61telier.customer.v1\x1a\x1e\x61telier/common/v1/common.proto\x1a\"atelier/customer/v1/customer.proto\x1a!atelier/customer/v1/segment.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x17google/api/client.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x19google/api/resource.proto\x1a\x1bgoogle/protobuf/empty.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1egoogle/rpc/error_details.proto\"A\n\x12GetCustomerRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\"M\n\x14ListCustomersRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12\x0e\n\x06\x66ilter\x18\x03 \x01(\t\"b\n\x15ListCustomersResponse\x12\x30\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.atelier.customer.v1.Customer\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"w\n\x15\x43reateCustomerRequest\x12\x35\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.CustomerB\x04\xe2\x41\x01\x02\x12\x13\n\x0b\x63ustomer_id\x18\x02 \x01(\t\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"\x85\x01\n\x15UpdateCustomerRequest\x12\x35\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.CustomerB\x04\xe2\x41\x01\x02\x12\x35\n\x0bupdate_mask\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.FieldMaskB\x04\xe2\x41\x01\x02\"R\n\x15\x44\x65leteCustomerRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x0c\n\x04\x65tag\x18\x02 \x01(\t\"@\n\x16SearchCustomersRequest\x12\x13\n\x05query\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x11\n\tpage_size\x18\x02 \x01(\x05\"M\n\x17SearchCustomersResponse\x12\x32\n\x07results\x18\x01 \x03(\x0b\x32!.atelier.customer.v1.SearchResult\"N\n\x0cSearchResult\x12/\n\x08\x63ustomer\x18\x01 \x01(\x0b\x32\x1d.atelier.customer.v1.Customer\x12\r\n\x05score\x18\x02 \x01(\x02\"\xbe\x01\n\x13GrantConsentRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x31\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.atelier.common.v1.ChannelB\x04\xe2\x41\x01\x02\x12\x31\n\x07purpose\x18\x03 \x01(\x0e\x32\x1a.atelier.common.v1.PurposeB\x04\xe2\x41\x01\x02\x12\x14\n\x06source\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"\xc1\x01\n\x16WithdrawConsentRequest\x12+\n\x04name\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x31\n\x07\x63hannel\x18\x02 \x01(\x0e\x32\x1a.atelier.common.v1.ChannelB\x04\xe2\x41\x01\x02\x12\x31\n\x07purpose\x18\x03 \x01(\x0e\x32\x1a.atelier.common.v1.PurposeB\x04\xe2\x41\x01\x02\x12\x14\n\x06source\x18\x04 \x01(\tB\x04\xe2\x41\x01\x02\"q\n\x19ListConsentChangesRequest\x12-\n\x06parent\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"r\n\x1aListConsentChangesResponse\x12;\n\x0f\x63onsent_changes\x18\x01 \x03(\x0b\x32\".atelier.customer.v1.ConsentChange\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x85\x01\n\x11\x43reateNoteRequest\x12-\n\x06parent\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12-\n\x04note\x18\x02 \x01(\x0b\x32\x19.atelier.customer.v1.NoteB\x04\xe2\x41\x01\x02\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"h\n\x10ListNotesRequest\x12-\n\x06parent\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"V\n\x11ListNotesResponse\x12(\n\x05notes\x18\x01 \x03(\x0b\x32\x19.atelier.customer.v1.Note\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"w\n\x16ImportCustomersRequest\x12\x17\n\timport_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02\x12\x16\n\x08\x62\x61tch_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02\x12,\n\x04rows\x18\x03 \x03(\x0b\x32\x1e.atelier.customer.v1.ImportRow\"e\n\tImportRow\x12\x12\n\nrow_number\x18\x01 \x01(\x03\x12/\n\x08\x63ustomer\x18\x02 \x01(\x0b\x32\x1d.atelier.customer.v1.Customer\x12\x13\n\x0b\x63ustomer_id\x18\x03 \x01(\t\"\xb8\x01\n\x17ImportCustomersResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x03\x12\x0e\n\x06merged\x18\x02 \x01(\x03\x12\x10\n\x08rejected\x18\x03 \x01(\x03\x12\x37\n\rrejected_rows\x18\x04 \x03(\x0b\x32 .atelier.customer.v1.RejectedRow\x12\x17\n\x0f\x62\x61tches_applied\x18\x05 \x01(\x05\x12\x17\n\x0f\x62\x61tches_skipped\x18\x06 \x01(\x05\"t\n\x0bRejectedRow\x12\x12\n\nrow_number\x18\x01 \x01(\x03\x12\x10\n\x08\x62\x61tch_id\x18\x02 \x01(\t\x12?\n\x10\x66ield_violations\x18\x03 \x03(\x0b\x32%.google.rpc.BadRequest.FieldViolation\"[\n\x16StreamCustomersRequest\x12-\n\x07segment\x18\x01 \x01(\x0b\x32\x1c.atelier.customer.v1.Segment\x12\x12\n\nchunk_size\x18\x02 \x01(\x05\"K\n\x17StreamCustomersResponse\x12\x30\n\tcustomers\x18\x01 \x03(\x0b\x32\x1d.atelier.customer.v1.Customer\"j\n\x15\x46indDuplicatesRequest\x12+\n\x08\x63ustomer\x18\x01 \x01(\tB\x19\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x11\n\tmin_score\x18\x03 \x01(\x02\"U\n\x16\x46indDuplicatesResponse\x12;\n\ncandidates\x18\x01 \x03(\x0b\x32\'.atelier.customer.v1.DuplicateCandidate\"{\n\x12\x44uplicateCandidate\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12\r\n\x05other\x18\x02 \x01(\t\x12\r\n\x05score\x18\x03 \x01(\x02\x12\x35\n\x07reasons\x18\x04 \x03(\x0b\x32$.atelier.customer.v1.DuplicateReason\"Y\n\x0f\x44uplicateReason\x12\x36\n\x04kind\x18\x01 \x01(\x0e\x32(.atelier.customer.v1.DuplicateReasonKind\x12\x0e\n\x06\x64\x65tail\x18\x02 \x01(\t\"\x8e\x01\n\x15MergeCustomersRequest\x12/\n\x08survivor\x18\x01 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x30\n\tduplicate\x18\x02 \x01(\tB\x1d\xe2\x41\x01\x02\xfa\x41\x16\n\x14\x61telier.dev/Customer\x12\x12\n\nrequest_id\x18\x03 \x01(\t\"C\n\x17UnmergeCustomersRequest\x12(\n\x04name\x18\x01 \x01(\tB\x1a\xe2\x41\x01\x02\xfa\x41\x13\n\x11\x61telier.dev/Merge\";\n\x0fGetMergeRequest\x12(\n\x04name\x18\x01 \x01(\tB\x1a\xe2\x41\x01\x02\xfa\x41\x13\n\x11\x61telier.dev/Merge\"\x88\x03\n\x05Merge\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\xe2\x41\x01\x08\x12\x16\n\x08survivor\x18\x02 \x01(\tB\x04\xe2\x41\x01\x03\x12\x17\n\tduplicate\x18\x03 \x01(\tB\x04\xe2\x41\x01\x03\x12\x13\n\x05\x61\x63tor\x18\x04 \x01(\tB\x04\xe2\x41\x01\x03\x12\x35\n\x0b\x63reate_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x33\n\tundo_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03\x12\x18\n\nundo_actor\x18\x07 \x01(\tB\x04\xe2\x41\x01\x03\x12:\n\x05moved\x18\x08 \x03(\x0b\x32%.atelier.customer.v1.Merge.MovedEntryB\x04\xe2\x41\x01\x03\x1a,\n\nMovedEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01:5\xea\x41\x32\n\x11\x61telier.dev/Merge\x12\x0emerges/{merge}*\x06merges2\x05merge*\xeb\x01\n\x13\x44uplicateReasonKind\x12%\n!DUPLICATE_REASON_KIND_UNSPECIFIED\x10\x00\x12$\n DUPLICATE_REASON_KIND_SAME_PHONE\x10\x01\x12$\n DUPLICATE_REASON_KIND_SAME_EMAIL\x10\x02\x12+\n\'DUPLICATE_REASON_KIND_SAME_MESSAGING_ID\x10\x03\x12\x34\n0DUPLICATE_REASON_KIND_SIMILAR_NAME_SAME_BIRTHDAY\x10\x04\x32\xa3\x13\n\x0f\x43ustomerService\x12|\n\x0bGetCustomer\x12\'.atelier.customer.v1.GetCustomerRequest\x1a\x1d.atelier.customer.v1.Customer\"%\xda\x41\x04name\x82\xd3\xe4\x93\x02\x18\x12\x16/v1/{name=customers/*}\x12}\n\rListCustomers\x12).atelier.customer.v1.ListCustomersRequest\x1a*.atelier.customer.v1.ListCustomersResponse\"\x15\x82\xd3\xe4\x93\x02\x0f\x12\r/v1/customers\x12\x87\x01\n\x0e\x43reateCustomer\x12*.atelier.customer.v1.CreateCustomerRequest\x1a\x1d.atelier.customer.v1.Customer\"*\xda\x41\x08\x63ustomer\x82\xd3\xe4\x93\x02\x19\"\r/v1/customers:\x08\x63ustomer\x12\xa5\x01\n\x0eUpdateCustomer\x12*.atelier.customer.v1.UpdateCustomerRequest\x1a\x1d.atelier.customer.v1.Customer\"H\xda\x41\x14\x63ustomer,update_mask\x82\xd3\xe4\x93\x02+2\x1f/v1/{customer.name=customers/*}:\x08\x63ustomer\x12{\n\x0e\x44\x65leteCustomer\x12*.atelier.customer.v1.DeleteCustomerRequest\x1a\x16.google.protobuf.Empty\"%\xda\x41\x04name\x82\xd3\xe4\x93\x02\x18*\x16/v1/{name=customers/*}\x12\x8a\x01\n\x0fSearchCustomers\x12+.atelier.customer.v1.SearchCustomersRequest\x1a,.atelier.customer.v1.SearchCustomersResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/customers:search\x12\x87\x01\n\x0cGrantConsent\x12(.atelier.customer.v1.GrantConsentRequest\x1a\x1d.atelier.customer.v1.Customer\".\x82\xd3\xe4\x93\x02(\"#/v1/{name=customers/*}:grantConsent:\x01*\x12\x90\x01\n\x0fWithdrawConsent\x12+.atelier.customer.v1.WithdrawConsentRequest\x1a\x1d.atelier.customer.v1.Customer\"1\x82\xd3\xe4\x93\x02+\"&/v1/{name=customers/*}:withdrawConsent:\x01*\x12\xaf\x01\n\x12ListConsentChanges\x12..atelier.customer.v1.ListConsentChangesRequest\x1a/.atelier.customer.v1.ListConsentChangesResponse\"8\xda\x41\x06parent\x82\xd3\xe4\x93\x02)\x12\'/v1/{parent=customers/*}/consentChanges\x12\x8b\x01\n\nCreateNote\x12&.atelier.customer.v1.CreateNoteRequest\x1a\x19.atelier.customer.v1.Note\":\xda\x41\x0bparent,note\x82\xd3\xe4\x93\x02&\"\x1e/v1/{parent=customers/*}/notes:\x04note\x12\x8b\x01\n\tListNotes\x12%.atelier.customer.v1.ListNotesRequest\x1a&.atelier.customer.v1.ListNotesResponse\"/\xda\x41\x06parent\x82\xd3\xe4\x93\x02 \x12\x1e/v1/{parent=customers/*}/notes\x12\x8f\x01\n\x0fImportCustomers\x12+.atelier.customer.v1.ImportCustomersRequest\x1a,.atelier.customer.v1.ImportCustomersResponse\"\x1f\x82\xd3\xe4\x93\x02\x19\"\x14/v1/customers:import:\x01*(\x01\x12\x8c\x01\n\x0fStreamCustomers\x12+.atelier.customer.v1.StreamCustomersRequest\x1a,.atelier.customer.v1.StreamCustomersResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/v1/customers:stream0\x01\x12\x8f\x01\n\x0e\x46indDuplicates\x12*.atelier.customer.v1.FindDuplicatesRequest\x1a+.atelier.customer.v1.FindDuplicatesResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/customers:findDuplicates\x12\x9a\x01\n\x0eMergeCustomers\x12*.atelier.customer.v1.MergeCustomersRequest\x1a\x1a.atelier.customer.v1.Merge\"@\xda\x41\x12survivor,duplicate\x82\xd3\xe4\x93\x02%\" /v1/{survivor=customers/*}:merge:\x01*\x12\x8b\x01\n\x10UnmergeCustomers\x12,.atelier.customer.v1.UnmergeCustomersRequest\x1a\x1a.atelier.customer.v1.Merge\"-\xda\x41\x04name\x82\xd3\xe4\x93\x02 \"\x1b/v1/{name=merges/*}:unmerge:\x01*\x12p\n\x08GetMerge\x12$.atelier.customer.v1.GetMergeRequest\x1a\x1a.atelier.customer.v1.Merge\"\"\xda\x41\x04name\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/{name=merges/*}\x1a\x1c\xca\x41\x19\x63ustomer.atelier.internalB1\n\x17\x64\x65v.atelier.customer.v1B\x14\x43ustomerServiceProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -76,6 +79,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATENOTEREQUEST'].fields_by_name['note']._serialized_options = b'\342A\001\002'
   _globals['_LISTNOTESREQUEST'].fields_by_name['parent']._loaded_options = None
   _globals['_LISTNOTESREQUEST'].fields_by_name['parent']._serialized_options = b'\342A\001\002\372A\026\n\024atelier.dev/Customer'
+  _globals['_IMPORTCUSTOMERSREQUEST'].fields_by_name['import_id']._loaded_options = None
+  _globals['_IMPORTCUSTOMERSREQUEST'].fields_by_name['import_id']._serialized_options = b'\342A\001\002'
+  _globals['_IMPORTCUSTOMERSREQUEST'].fields_by_name['batch_id']._loaded_options = None
+  _globals['_IMPORTCUSTOMERSREQUEST'].fields_by_name['batch_id']._serialized_options = b'\342A\001\002'
+  _globals['_FINDDUPLICATESREQUEST'].fields_by_name['customer']._loaded_options = None
+  _globals['_FINDDUPLICATESREQUEST'].fields_by_name['customer']._serialized_options = b'\372A\026\n\024atelier.dev/Customer'
+  _globals['_MERGECUSTOMERSREQUEST'].fields_by_name['survivor']._loaded_options = None
+  _globals['_MERGECUSTOMERSREQUEST'].fields_by_name['survivor']._serialized_options = b'\342A\001\002\372A\026\n\024atelier.dev/Customer'
+  _globals['_MERGECUSTOMERSREQUEST'].fields_by_name['duplicate']._loaded_options = None
+  _globals['_MERGECUSTOMERSREQUEST'].fields_by_name['duplicate']._serialized_options = b'\342A\001\002\372A\026\n\024atelier.dev/Customer'
+  _globals['_UNMERGECUSTOMERSREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_UNMERGECUSTOMERSREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\023\n\021atelier.dev/Merge'
+  _globals['_GETMERGEREQUEST'].fields_by_name['name']._loaded_options = None
+  _globals['_GETMERGEREQUEST'].fields_by_name['name']._serialized_options = b'\342A\001\002\372A\023\n\021atelier.dev/Merge'
+  _globals['_MERGE_MOVEDENTRY']._loaded_options = None
+  _globals['_MERGE_MOVEDENTRY']._serialized_options = b'8\001'
+  _globals['_MERGE'].fields_by_name['name']._loaded_options = None
+  _globals['_MERGE'].fields_by_name['name']._serialized_options = b'\342A\001\010'
+  _globals['_MERGE'].fields_by_name['survivor']._loaded_options = None
+  _globals['_MERGE'].fields_by_name['survivor']._serialized_options = b'\342A\001\003'
+  _globals['_MERGE'].fields_by_name['duplicate']._loaded_options = None
+  _globals['_MERGE'].fields_by_name['duplicate']._serialized_options = b'\342A\001\003'
+  _globals['_MERGE'].fields_by_name['actor']._loaded_options = None
+  _globals['_MERGE'].fields_by_name['actor']._serialized_options = b'\342A\001\003'
+  _globals['_MERGE'].fields_by_name['create_time']._loaded_options = None
+  _globals['_MERGE'].fields_by_name['create_time']._serialized_options = b'\342A\001\003'
+  _globals['_MERGE'].fields_by_name['undo_time']._loaded_options = None
+  _globals['_MERGE'].fields_by_name['undo_time']._serialized_options = b'\342A\001\003'
+  _globals['_MERGE'].fields_by_name['undo_actor']._loaded_options = None
+  _globals['_MERGE'].fields_by_name['undo_actor']._serialized_options = b'\342A\001\003'
+  _globals['_MERGE'].fields_by_name['moved']._loaded_options = None
+  _globals['_MERGE'].fields_by_name['moved']._serialized_options = b'\342A\001\003'
+  _globals['_MERGE']._loaded_options = None
+  _globals['_MERGE']._serialized_options = b'\352A2\n\021atelier.dev/Merge\022\016merges/{merge}*\006merges2\005merge'
   _globals['_CUSTOMERSERVICE']._loaded_options = None
   _globals['_CUSTOMERSERVICE']._serialized_options = b'\312A\031customer.atelier.internal'
   _globals['_CUSTOMERSERVICE'].methods_by_name['GetCustomer']._loaded_options = None
@@ -100,38 +137,82 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CUSTOMERSERVICE'].methods_by_name['CreateNote']._serialized_options = b'\332A\013parent,note\202\323\344\223\002&\"\036/v1/{parent=customers/*}/notes:\004note'
   _globals['_CUSTOMERSERVICE'].methods_by_name['ListNotes']._loaded_options = None
   _globals['_CUSTOMERSERVICE'].methods_by_name['ListNotes']._serialized_options = b'\332A\006parent\202\323\344\223\002 \022\036/v1/{parent=customers/*}/notes'
-  _globals['_GETCUSTOMERREQUEST']._serialized_start=313
-  _globals['_GETCUSTOMERREQUEST']._serialized_end=378
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=380
-  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=457
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=459
-  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=557
-  _globals['_CREATECUSTOMERREQUEST']._serialized_start=559
-  _globals['_CREATECUSTOMERREQUEST']._serialized_end=678
-  _globals['_UPDATECUSTOMERREQUEST']._serialized_start=681
-  _globals['_UPDATECUSTOMERREQUEST']._serialized_end=814
-  _globals['_DELETECUSTOMERREQUEST']._serialized_start=816
-  _globals['_DELETECUSTOMERREQUEST']._serialized_end=898
-  _globals['_SEARCHCUSTOMERSREQUEST']._serialized_start=900
-  _globals['_SEARCHCUSTOMERSREQUEST']._serialized_end=964
-  _globals['_SEARCHCUSTOMERSRESPONSE']._serialized_start=966
-  _globals['_SEARCHCUSTOMERSRESPONSE']._serialized_end=1043
-  _globals['_SEARCHRESULT']._serialized_start=1045
-  _globals['_SEARCHRESULT']._serialized_end=1123
-  _globals['_GRANTCONSENTREQUEST']._serialized_start=1126
-  _globals['_GRANTCONSENTREQUEST']._serialized_end=1316
-  _globals['_WITHDRAWCONSENTREQUEST']._serialized_start=1319
-  _globals['_WITHDRAWCONSENTREQUEST']._serialized_end=1512
-  _globals['_LISTCONSENTCHANGESREQUEST']._serialized_start=1514
-  _globals['_LISTCONSENTCHANGESREQUEST']._serialized_end=1627
-  _globals['_LISTCONSENTCHANGESRESPONSE']._serialized_start=1629
-  _globals['_LISTCONSENTCHANGESRESPONSE']._serialized_end=1743
-  _globals['_CREATENOTEREQUEST']._serialized_start=1746
-  _globals['_CREATENOTEREQUEST']._serialized_end=1879
-  _globals['_LISTNOTESREQUEST']._serialized_start=1881
-  _globals['_LISTNOTESREQUEST']._serialized_end=1985
-  _globals['_LISTNOTESRESPONSE']._serialized_start=1987
-  _globals['_LISTNOTESRESPONSE']._serialized_end=2073
-  _globals['_CUSTOMERSERVICE']._serialized_start=2076
-  _globals['_CUSTOMERSERVICE']._serialized_end=3695
+  _globals['_CUSTOMERSERVICE'].methods_by_name['ImportCustomers']._loaded_options = None
+  _globals['_CUSTOMERSERVICE'].methods_by_name['ImportCustomers']._serialized_options = b'\202\323\344\223\002\031\"\024/v1/customers:import:\001*'
+  _globals['_CUSTOMERSERVICE'].methods_by_name['StreamCustomers']._loaded_options = None
+  _globals['_CUSTOMERSERVICE'].methods_by_name['StreamCustomers']._serialized_options = b'\202\323\344\223\002\026\022\024/v1/customers:stream'
+  _globals['_CUSTOMERSERVICE'].methods_by_name['FindDuplicates']._loaded_options = None
+  _globals['_CUSTOMERSERVICE'].methods_by_name['FindDuplicates']._serialized_options = b'\202\323\344\223\002\036\022\034/v1/customers:findDuplicates'
+  _globals['_CUSTOMERSERVICE'].methods_by_name['MergeCustomers']._loaded_options = None
+  _globals['_CUSTOMERSERVICE'].methods_by_name['MergeCustomers']._serialized_options = b'\332A\022survivor,duplicate\202\323\344\223\002%\" /v1/{survivor=customers/*}:merge:\001*'
+  _globals['_CUSTOMERSERVICE'].methods_by_name['UnmergeCustomers']._loaded_options = None
+  _globals['_CUSTOMERSERVICE'].methods_by_name['UnmergeCustomers']._serialized_options = b'\332A\004name\202\323\344\223\002 \"\033/v1/{name=merges/*}:unmerge:\001*'
+  _globals['_CUSTOMERSERVICE'].methods_by_name['GetMerge']._loaded_options = None
+  _globals['_CUSTOMERSERVICE'].methods_by_name['GetMerge']._serialized_options = b'\332A\004name\202\323\344\223\002\025\022\023/v1/{name=merges/*}'
+  _globals['_DUPLICATEREASONKIND']._serialized_start=3956
+  _globals['_DUPLICATEREASONKIND']._serialized_end=4191
+  _globals['_GETCUSTOMERREQUEST']._serialized_start=413
+  _globals['_GETCUSTOMERREQUEST']._serialized_end=478
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_start=480
+  _globals['_LISTCUSTOMERSREQUEST']._serialized_end=557
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_start=559
+  _globals['_LISTCUSTOMERSRESPONSE']._serialized_end=657
+  _globals['_CREATECUSTOMERREQUEST']._serialized_start=659
+  _globals['_CREATECUSTOMERREQUEST']._serialized_end=778
+  _globals['_UPDATECUSTOMERREQUEST']._serialized_start=781
+  _globals['_UPDATECUSTOMERREQUEST']._serialized_end=914
+  _globals['_DELETECUSTOMERREQUEST']._serialized_start=916
+  _globals['_DELETECUSTOMERREQUEST']._serialized_end=998
+  _globals['_SEARCHCUSTOMERSREQUEST']._serialized_start=1000
+  _globals['_SEARCHCUSTOMERSREQUEST']._serialized_end=1064
+  _globals['_SEARCHCUSTOMERSRESPONSE']._serialized_start=1066
+  _globals['_SEARCHCUSTOMERSRESPONSE']._serialized_end=1143
+  _globals['_SEARCHRESULT']._serialized_start=1145
+  _globals['_SEARCHRESULT']._serialized_end=1223
+  _globals['_GRANTCONSENTREQUEST']._serialized_start=1226
+  _globals['_GRANTCONSENTREQUEST']._serialized_end=1416
+  _globals['_WITHDRAWCONSENTREQUEST']._serialized_start=1419
+  _globals['_WITHDRAWCONSENTREQUEST']._serialized_end=1612
+  _globals['_LISTCONSENTCHANGESREQUEST']._serialized_start=1614
+  _globals['_LISTCONSENTCHANGESREQUEST']._serialized_end=1727
+  _globals['_LISTCONSENTCHANGESRESPONSE']._serialized_start=1729
+  _globals['_LISTCONSENTCHANGESRESPONSE']._serialized_end=1843
+  _globals['_CREATENOTEREQUEST']._serialized_start=1846
+  _globals['_CREATENOTEREQUEST']._serialized_end=1979
+  _globals['_LISTNOTESREQUEST']._serialized_start=1981
+  _globals['_LISTNOTESREQUEST']._serialized_end=2085
+  _globals['_LISTNOTESRESPONSE']._serialized_start=2087
+  _globals['_LISTNOTESRESPONSE']._serialized_end=2173
+  _globals['_IMPORTCUSTOMERSREQUEST']._serialized_start=2175
+  _globals['_IMPORTCUSTOMERSREQUEST']._serialized_end=2294
+  _globals['_IMPORTROW']._serialized_start=2296
+  _globals['_IMPORTROW']._serialized_end=2397
+  _globals['_IMPORTCUSTOMERSRESPONSE']._serialized_start=2400
+  _globals['_IMPORTCUSTOMERSRESPONSE']._serialized_end=2584
+  _globals['_REJECTEDROW']._serialized_start=2586
+  _globals['_REJECTEDROW']._serialized_end=2702
+  _globals['_STREAMCUSTOMERSREQUEST']._serialized_start=2704
+  _globals['_STREAMCUSTOMERSREQUEST']._serialized_end=2795
+  _globals['_STREAMCUSTOMERSRESPONSE']._serialized_start=2797
+  _globals['_STREAMCUSTOMERSRESPONSE']._serialized_end=2872
+  _globals['_FINDDUPLICATESREQUEST']._serialized_start=2874
+  _globals['_FINDDUPLICATESREQUEST']._serialized_end=2980
+  _globals['_FINDDUPLICATESRESPONSE']._serialized_start=2982
+  _globals['_FINDDUPLICATESRESPONSE']._serialized_end=3067
+  _globals['_DUPLICATECANDIDATE']._serialized_start=3069
+  _globals['_DUPLICATECANDIDATE']._serialized_end=3192
+  _globals['_DUPLICATEREASON']._serialized_start=3194
+  _globals['_DUPLICATEREASON']._serialized_end=3283
+  _globals['_MERGECUSTOMERSREQUEST']._serialized_start=3286
+  _globals['_MERGECUSTOMERSREQUEST']._serialized_end=3428
+  _globals['_UNMERGECUSTOMERSREQUEST']._serialized_start=3430
+  _globals['_UNMERGECUSTOMERSREQUEST']._serialized_end=3497
+  _globals['_GETMERGEREQUEST']._serialized_start=3499
+  _globals['_GETMERGEREQUEST']._serialized_end=3558
+  _globals['_MERGE']._serialized_start=3561
+  _globals['_MERGE']._serialized_end=3953
+  _globals['_MERGE_MOVEDENTRY']._serialized_start=3854
+  _globals['_MERGE_MOVEDENTRY']._serialized_end=3898
+  _globals['_CUSTOMERSERVICE']._serialized_start=4194
+  _globals['_CUSTOMERSERVICE']._serialized_end=6661
 # @@protoc_insertion_point(module_scope)

@@ -5,11 +5,15 @@ isort:skip_file
 
 from atelier.common.v1 import common_pb2 as _common_pb2
 from atelier.customer.v1 import customer_pb2 as _customer_pb2
+from atelier.customer.v1 import segment_pb2 as _segment_pb2
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import field_mask_pb2 as _field_mask_pb2
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.rpc import error_details_pb2 as _error_details_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -20,6 +24,35 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _DuplicateReasonKind:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DuplicateReasonKindEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DuplicateReasonKind.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DUPLICATE_REASON_KIND_UNSPECIFIED: _DuplicateReasonKind.ValueType  # 0
+    DUPLICATE_REASON_KIND_SAME_PHONE: _DuplicateReasonKind.ValueType  # 1
+    """One's phone number is the other's WhatsApp number (or vice versa)."""
+    DUPLICATE_REASON_KIND_SAME_EMAIL: _DuplicateReasonKind.ValueType  # 2
+    """The same e-mail address once the sub-address (+tag) is ignored."""
+    DUPLICATE_REASON_KIND_SAME_MESSAGING_ID: _DuplicateReasonKind.ValueType  # 3
+    """The same messaging id under two kinds (e.g. WeChat and LINE)."""
+    DUPLICATE_REASON_KIND_SIMILAR_NAME_SAME_BIRTHDAY: _DuplicateReasonKind.ValueType  # 4
+    """Similar names (trigram similarity) and the same birthday."""
+
+class DuplicateReasonKind(_DuplicateReasonKind, metaclass=_DuplicateReasonKindEnumTypeWrapper): ...
+
+DUPLICATE_REASON_KIND_UNSPECIFIED: DuplicateReasonKind.ValueType  # 0
+DUPLICATE_REASON_KIND_SAME_PHONE: DuplicateReasonKind.ValueType  # 1
+"""One's phone number is the other's WhatsApp number (or vice versa)."""
+DUPLICATE_REASON_KIND_SAME_EMAIL: DuplicateReasonKind.ValueType  # 2
+"""The same e-mail address once the sub-address (+tag) is ignored."""
+DUPLICATE_REASON_KIND_SAME_MESSAGING_ID: DuplicateReasonKind.ValueType  # 3
+"""The same messaging id under two kinds (e.g. WeChat and LINE)."""
+DUPLICATE_REASON_KIND_SIMILAR_NAME_SAME_BIRTHDAY: DuplicateReasonKind.ValueType  # 4
+"""Similar names (trigram similarity) and the same birthday."""
+Global___DuplicateReasonKind: _TypeAlias = DuplicateReasonKind  # noqa: Y015
 
 @_typing.final
 class GetCustomerRequest(_message.Message):
@@ -415,3 +448,434 @@ class ListNotesResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListNotesResponse: _TypeAlias = ListNotesResponse  # noqa: Y015
+
+@_typing.final
+class ImportCustomersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    IMPORT_ID_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    ROWS_FIELD_NUMBER: _builtins.int
+    import_id: _builtins.str
+    """Identifies one import (e.g. a hash of the file); the same in every message of the
+    stream. 1-100 characters of [A-Za-z0-9._:-].
+    """
+    batch_id: _builtins.str
+    """Identifies this batch within the import; a batch already applied is not applied
+    again. 1-100 characters of [A-Za-z0-9._:-].
+    """
+    @_builtins.property
+    def rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___ImportRow]:
+        """At most 5,000 rows per batch."""
+
+    def __init__(
+        self,
+        *,
+        import_id: _builtins.str = ...,
+        batch_id: _builtins.str = ...,
+        rows: _abc.Iterable[Global___ImportRow] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "import_id", b"import_id", "rows", b"rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportCustomersRequest: _TypeAlias = ImportCustomersRequest  # noqa: Y015
+
+@_typing.final
+class ImportRow(_message.Message):
+    """One row of the source file."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROW_NUMBER_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    CUSTOMER_ID_FIELD_NUMBER: _builtins.int
+    row_number: _builtins.int
+    """The row's number in the source, reported back for rejected rows."""
+    customer_id: _builtins.str
+    """Optional id for the new customer (e.g. the legacy CRM id); 3-63 characters of
+    [a-z0-9-]. Generated when empty.
+    """
+    @_builtins.property
+    def customer(self) -> _customer_pb2.Customer:
+        """The profile; validated as CreateCustomer validates it. Consents, etag and times are
+        ignored.
+        """
+
+    def __init__(
+        self,
+        *,
+        row_number: _builtins.int = ...,
+        customer: _customer_pb2.Customer | None = ...,
+        customer_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "customer_id", b"customer_id", "row_number", b"row_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportRow: _TypeAlias = ImportRow  # noqa: Y015
+
+@_typing.final
+class ImportCustomersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACCEPTED_FIELD_NUMBER: _builtins.int
+    MERGED_FIELD_NUMBER: _builtins.int
+    REJECTED_FIELD_NUMBER: _builtins.int
+    REJECTED_ROWS_FIELD_NUMBER: _builtins.int
+    BATCHES_APPLIED_FIELD_NUMBER: _builtins.int
+    BATCHES_SKIPPED_FIELD_NUMBER: _builtins.int
+    accepted: _builtins.int
+    """Rows that created a customer."""
+    merged: _builtins.int
+    """Rows that shared a contact point with an existing customer (or with an earlier row)
+    and were merged into her.
+    """
+    rejected: _builtins.int
+    """Rows that were not loaded; see rejected_rows."""
+    batches_applied: _builtins.int
+    """Batches applied by this call."""
+    batches_skipped: _builtins.int
+    """Batches skipped because they had been applied before (their counts are included
+    above, as first applied).
+    """
+    @_builtins.property
+    def rejected_rows(self) -> _containers.RepeatedCompositeFieldContainer[Global___RejectedRow]: ...
+    def __init__(
+        self,
+        *,
+        accepted: _builtins.int = ...,
+        merged: _builtins.int = ...,
+        rejected: _builtins.int = ...,
+        rejected_rows: _abc.Iterable[Global___RejectedRow] | None = ...,
+        batches_applied: _builtins.int = ...,
+        batches_skipped: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepted", b"accepted", "batches_applied", b"batches_applied", "batches_skipped", b"batches_skipped", "merged", b"merged", "rejected", b"rejected", "rejected_rows", b"rejected_rows"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ImportCustomersResponse: _TypeAlias = ImportCustomersResponse  # noqa: Y015
+
+@_typing.final
+class RejectedRow(_message.Message):
+    """A row that was not loaded, and why."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ROW_NUMBER_FIELD_NUMBER: _builtins.int
+    BATCH_ID_FIELD_NUMBER: _builtins.int
+    FIELD_VIOLATIONS_FIELD_NUMBER: _builtins.int
+    row_number: _builtins.int
+    batch_id: _builtins.str
+    @_builtins.property
+    def field_violations(self) -> _containers.RepeatedCompositeFieldContainer[_error_details_pb2.BadRequest.FieldViolation]:
+        """Paths are relative to the row, e.g. `customer.contact_points[0].value`."""
+
+    def __init__(
+        self,
+        *,
+        row_number: _builtins.int = ...,
+        batch_id: _builtins.str = ...,
+        field_violations: _abc.Iterable[_error_details_pb2.BadRequest.FieldViolation] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_id", b"batch_id", "field_violations", b"field_violations", "row_number", b"row_number"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RejectedRow: _TypeAlias = RejectedRow  # noqa: Y015
+
+@_typing.final
+class StreamCustomersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SEGMENT_FIELD_NUMBER: _builtins.int
+    CHUNK_SIZE_FIELD_NUMBER: _builtins.int
+    chunk_size: _builtins.int
+    """Customers per response message, at most 1,000; 500 when unset."""
+    @_builtins.property
+    def segment(self) -> _segment_pb2.Segment:
+        """The audience; an empty segment matches everyone."""
+
+    def __init__(
+        self,
+        *,
+        segment: _segment_pb2.Segment | None = ...,
+        chunk_size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["segment", b"segment"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["chunk_size", b"chunk_size", "segment", b"segment"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamCustomersRequest: _TypeAlias = StreamCustomersRequest  # noqa: Y015
+
+@_typing.final
+class StreamCustomersResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMERS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def customers(self) -> _containers.RepeatedCompositeFieldContainer[_customer_pb2.Customer]: ...
+    def __init__(
+        self,
+        *,
+        customers: _abc.Iterable[_customer_pb2.Customer] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customers", b"customers"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StreamCustomersResponse: _TypeAlias = StreamCustomersResponse  # noqa: Y015
+
+@_typing.final
+class FindDuplicatesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    PAGE_SIZE_FIELD_NUMBER: _builtins.int
+    MIN_SCORE_FIELD_NUMBER: _builtins.int
+    customer: _builtins.str
+    """Only pairs involving this customer, `customers/{customer}`; every pair when empty."""
+    page_size: _builtins.int
+    """At most 200; 50 when unset."""
+    min_score: _builtins.float
+    """Pairs scoring below this are left out (0-1); 0.5 when unset."""
+    def __init__(
+        self,
+        *,
+        customer: _builtins.str = ...,
+        page_size: _builtins.int = ...,
+        min_score: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "min_score", b"min_score", "page_size", b"page_size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindDuplicatesRequest: _TypeAlias = FindDuplicatesRequest  # noqa: Y015
+
+@_typing.final
+class FindDuplicatesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CANDIDATES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def candidates(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateCandidate]: ...
+    def __init__(
+        self,
+        *,
+        candidates: _abc.Iterable[Global___DuplicateCandidate] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["candidates", b"candidates"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FindDuplicatesResponse: _TypeAlias = FindDuplicatesResponse  # noqa: Y015
+
+@_typing.final
+class DuplicateCandidate(_message.Message):
+    """Two customers that are probably one person."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    OTHER_FIELD_NUMBER: _builtins.int
+    SCORE_FIELD_NUMBER: _builtins.int
+    REASONS_FIELD_NUMBER: _builtins.int
+    customer: _builtins.str
+    """`customers/{customer}`, the older of the two (a natural survivor)."""
+    other: _builtins.str
+    """`customers/{customer}`, the younger one."""
+    score: _builtins.float
+    """How likely they are one person, 0-1; several reasons add up."""
+    @_builtins.property
+    def reasons(self) -> _containers.RepeatedCompositeFieldContainer[Global___DuplicateReason]: ...
+    def __init__(
+        self,
+        *,
+        customer: _builtins.str = ...,
+        other: _builtins.str = ...,
+        score: _builtins.float = ...,
+        reasons: _abc.Iterable[Global___DuplicateReason] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["customer", b"customer", "other", b"other", "reasons", b"reasons", "score", b"score"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateCandidate: _TypeAlias = DuplicateCandidate  # noqa: Y015
+
+@_typing.final
+class DuplicateReason(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KIND_FIELD_NUMBER: _builtins.int
+    DETAIL_FIELD_NUMBER: _builtins.int
+    kind: Global___DuplicateReasonKind.ValueType
+    detail: _builtins.str
+    """What matched, e.g. "+33612345678 (phone / WhatsApp)"."""
+    def __init__(
+        self,
+        *,
+        kind: Global___DuplicateReasonKind.ValueType = ...,
+        detail: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["detail", b"detail", "kind", b"kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DuplicateReason: _TypeAlias = DuplicateReason  # noqa: Y015
+
+@_typing.final
+class MergeCustomersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    survivor: _builtins.str
+    """The customer who remains, `customers/{customer}`."""
+    duplicate: _builtins.str
+    """The customer merged into the survivor; her name redirects to the survivor."""
+    request_id: _builtins.str
+    """Idempotency key (a UUID): a repeated request returns the first result."""
+    def __init__(
+        self,
+        *,
+        survivor: _builtins.str = ...,
+        duplicate: _builtins.str = ...,
+        request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["duplicate", b"duplicate", "request_id", b"request_id", "survivor", b"survivor"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MergeCustomersRequest: _TypeAlias = MergeCustomersRequest  # noqa: Y015
+
+@_typing.final
+class UnmergeCustomersRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UnmergeCustomersRequest: _TypeAlias = UnmergeCustomersRequest  # noqa: Y015
+
+@_typing.final
+class GetMergeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMergeRequest: _TypeAlias = GetMergeRequest  # noqa: Y015
+
+@_typing.final
+class Merge(_message.Message):
+    """The audit record of one merge, from which it can be undone."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class MovedEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    NAME_FIELD_NUMBER: _builtins.int
+    SURVIVOR_FIELD_NUMBER: _builtins.int
+    DUPLICATE_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
+    CREATE_TIME_FIELD_NUMBER: _builtins.int
+    UNDO_TIME_FIELD_NUMBER: _builtins.int
+    UNDO_ACTOR_FIELD_NUMBER: _builtins.int
+    MOVED_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    survivor: _builtins.str
+    duplicate: _builtins.str
+    actor: _builtins.str
+    """Who merged (principal subject)."""
+    undo_actor: _builtins.str
+    @_builtins.property
+    def create_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def undo_time(self) -> _timestamp_pb2.Timestamp:
+        """Set once the merge has been undone."""
+
+    @_builtins.property
+    def moved(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """How many rows of each kind moved, e.g. "contact_points" → 2, "purchases" → 5."""
+
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        survivor: _builtins.str = ...,
+        duplicate: _builtins.str = ...,
+        actor: _builtins.str = ...,
+        create_time: _timestamp_pb2.Timestamp | None = ...,
+        undo_time: _timestamp_pb2.Timestamp | None = ...,
+        undo_actor: _builtins.str = ...,
+        moved: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "undo_time", b"undo_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "create_time", b"create_time", "duplicate", b"duplicate", "moved", b"moved", "name", b"name", "survivor", b"survivor", "undo_actor", b"undo_actor", "undo_time", b"undo_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Merge: _TypeAlias = Merge  # noqa: Y015

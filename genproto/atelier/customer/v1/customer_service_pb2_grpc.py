@@ -92,6 +92,36 @@ class CustomerServiceStub:
                 request_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.ListNotesRequest.SerializeToString,
                 response_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.ListNotesResponse.FromString,
                 _registered_method=True)
+        self.ImportCustomers = channel.stream_unary(
+                '/atelier.customer.v1.CustomerService/ImportCustomers',
+                request_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.ImportCustomersRequest.SerializeToString,
+                response_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.ImportCustomersResponse.FromString,
+                _registered_method=True)
+        self.StreamCustomers = channel.unary_stream(
+                '/atelier.customer.v1.CustomerService/StreamCustomers',
+                request_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.StreamCustomersRequest.SerializeToString,
+                response_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.StreamCustomersResponse.FromString,
+                _registered_method=True)
+        self.FindDuplicates = channel.unary_unary(
+                '/atelier.customer.v1.CustomerService/FindDuplicates',
+                request_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.FindDuplicatesRequest.SerializeToString,
+                response_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.FindDuplicatesResponse.FromString,
+                _registered_method=True)
+        self.MergeCustomers = channel.unary_unary(
+                '/atelier.customer.v1.CustomerService/MergeCustomers',
+                request_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.MergeCustomersRequest.SerializeToString,
+                response_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.FromString,
+                _registered_method=True)
+        self.UnmergeCustomers = channel.unary_unary(
+                '/atelier.customer.v1.CustomerService/UnmergeCustomers',
+                request_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.UnmergeCustomersRequest.SerializeToString,
+                response_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.FromString,
+                _registered_method=True)
+        self.GetMerge = channel.unary_unary(
+                '/atelier.customer.v1.CustomerService/GetMerge',
+                request_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.GetMergeRequest.SerializeToString,
+                response_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.FromString,
+                _registered_method=True)
 
 
 class CustomerServiceServicer:
@@ -167,6 +197,60 @@ class CustomerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ImportCustomers(self, request_iterator, context):
+        """Loads customers from a legacy CRM or POS export. The client streams batches; each
+        batch is applied once (keyed by import id and batch id, so re-sending a batch after
+        an interruption changes nothing), bad rows are reported and skipped, and rows
+        sharing a contact point with an existing customer are merged into her.
+        Headquarters and internal services only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StreamCustomers(self, request, context):
+        """Every customer matching a segment, in chunks, ordered by resource name. Headquarters and
+        internal services (the campaign service resolving an audience) only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def FindDuplicates(self, request, context):
+        """Pairs of customers that are probably the same person, best candidate first: the
+        same phone number under two kinds (phone and WhatsApp), the same e-mail once
+        sub-addresses are ignored, the same messaging id, or a similar name with the same
+        birthday. Headquarters only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MergeCustomers(self, request, context):
+        """Merges `duplicate` into `survivor`: contact points, consent history (the most recent
+        answer per channel and purpose wins), preferences, dates, tags, notes, purchases,
+        interactions and purchase figures move to the survivor, and the duplicate's name
+        resolves to the survivor from then on. Audited as `merges/{merge}`; undo with
+        UnmergeCustomers. Headquarters only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnmergeCustomers(self, request, context):
+        """Undoes a merge: the duplicate exists again with what she brought. Refused with
+        FAILED_PRECONDITION while a later merge involves either customer. Headquarters only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMerge(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CustomerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -224,6 +308,36 @@ def add_CustomerServiceServicer_to_server(servicer, server):
                     servicer.ListNotes,
                     request_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.ListNotesRequest.FromString,
                     response_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.ListNotesResponse.SerializeToString,
+            ),
+            'ImportCustomers': grpc.stream_unary_rpc_method_handler(
+                    servicer.ImportCustomers,
+                    request_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.ImportCustomersRequest.FromString,
+                    response_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.ImportCustomersResponse.SerializeToString,
+            ),
+            'StreamCustomers': grpc.unary_stream_rpc_method_handler(
+                    servicer.StreamCustomers,
+                    request_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.StreamCustomersRequest.FromString,
+                    response_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.StreamCustomersResponse.SerializeToString,
+            ),
+            'FindDuplicates': grpc.unary_unary_rpc_method_handler(
+                    servicer.FindDuplicates,
+                    request_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.FindDuplicatesRequest.FromString,
+                    response_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.FindDuplicatesResponse.SerializeToString,
+            ),
+            'MergeCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.MergeCustomers,
+                    request_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.MergeCustomersRequest.FromString,
+                    response_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.SerializeToString,
+            ),
+            'UnmergeCustomers': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnmergeCustomers,
+                    request_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.UnmergeCustomersRequest.FromString,
+                    response_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.SerializeToString,
+            ),
+            'GetMerge': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMerge,
+                    request_deserializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.GetMergeRequest.FromString,
+                    response_serializer=atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -524,6 +638,168 @@ class CustomerService:
             '/atelier.customer.v1.CustomerService/ListNotes',
             atelier_dot_customer_dot_v1_dot_customer__service__pb2.ListNotesRequest.SerializeToString,
             atelier_dot_customer_dot_v1_dot_customer__service__pb2.ListNotesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ImportCustomers(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/atelier.customer.v1.CustomerService/ImportCustomers',
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.ImportCustomersRequest.SerializeToString,
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.ImportCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StreamCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/atelier.customer.v1.CustomerService/StreamCustomers',
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.StreamCustomersRequest.SerializeToString,
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.StreamCustomersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def FindDuplicates(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/atelier.customer.v1.CustomerService/FindDuplicates',
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.FindDuplicatesRequest.SerializeToString,
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.FindDuplicatesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MergeCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/atelier.customer.v1.CustomerService/MergeCustomers',
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.MergeCustomersRequest.SerializeToString,
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnmergeCustomers(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/atelier.customer.v1.CustomerService/UnmergeCustomers',
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.UnmergeCustomersRequest.SerializeToString,
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMerge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/atelier.customer.v1.CustomerService/GetMerge',
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.GetMergeRequest.SerializeToString,
+            atelier_dot_customer_dot_v1_dot_customer__service__pb2.Merge.FromString,
             options,
             channel_credentials,
             insecure,

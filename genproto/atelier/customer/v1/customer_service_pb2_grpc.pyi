@@ -49,6 +49,35 @@ class CustomerServiceStub:
     CreateNote: _grpc.UnaryUnaryMultiCallable[_customer_service_pb2.CreateNoteRequest, _customer_pb2.Note]
     ListNotes: _grpc.UnaryUnaryMultiCallable[_customer_service_pb2.ListNotesRequest, _customer_service_pb2.ListNotesResponse]
     """Notes of a customer, newest first."""
+    ImportCustomers: _grpc.StreamUnaryMultiCallable[_customer_service_pb2.ImportCustomersRequest, _customer_service_pb2.ImportCustomersResponse]
+    """Loads customers from a legacy CRM or POS export. The client streams batches; each
+    batch is applied once (keyed by import id and batch id, so re-sending a batch after
+    an interruption changes nothing), bad rows are reported and skipped, and rows
+    sharing a contact point with an existing customer are merged into her.
+    Headquarters and internal services only.
+    """
+    StreamCustomers: _grpc.UnaryStreamMultiCallable[_customer_service_pb2.StreamCustomersRequest, _customer_service_pb2.StreamCustomersResponse]
+    """Every customer matching a segment, in chunks, ordered by resource name. Headquarters and
+    internal services (the campaign service resolving an audience) only.
+    """
+    FindDuplicates: _grpc.UnaryUnaryMultiCallable[_customer_service_pb2.FindDuplicatesRequest, _customer_service_pb2.FindDuplicatesResponse]
+    """Pairs of customers that are probably the same person, best candidate first: the
+    same phone number under two kinds (phone and WhatsApp), the same e-mail once
+    sub-addresses are ignored, the same messaging id, or a similar name with the same
+    birthday. Headquarters only.
+    """
+    MergeCustomers: _grpc.UnaryUnaryMultiCallable[_customer_service_pb2.MergeCustomersRequest, _customer_service_pb2.Merge]
+    """Merges `duplicate` into `survivor`: contact points, consent history (the most recent
+    answer per channel and purpose wins), preferences, dates, tags, notes, purchases,
+    interactions and purchase figures move to the survivor, and the duplicate's name
+    resolves to the survivor from then on. Audited as `merges/{merge}`; undo with
+    UnmergeCustomers. Headquarters only.
+    """
+    UnmergeCustomers: _grpc.UnaryUnaryMultiCallable[_customer_service_pb2.UnmergeCustomersRequest, _customer_service_pb2.Merge]
+    """Undoes a merge: the duplicate exists again with what she brought. Refused with
+    FAILED_PRECONDITION while a later merge involves either customer. Headquarters only.
+    """
+    GetMerge: _grpc.UnaryUnaryMultiCallable[_customer_service_pb2.GetMergeRequest, _customer_service_pb2.Merge]
 
 @_typing.type_check_only
 class CustomerServiceAsyncStub(CustomerServiceStub):
@@ -69,6 +98,35 @@ class CustomerServiceAsyncStub(CustomerServiceStub):
     CreateNote: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.CreateNoteRequest, _customer_pb2.Note]  # type: ignore[assignment]
     ListNotes: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.ListNotesRequest, _customer_service_pb2.ListNotesResponse]  # type: ignore[assignment]
     """Notes of a customer, newest first."""
+    ImportCustomers: _aio.StreamUnaryMultiCallable[_customer_service_pb2.ImportCustomersRequest, _customer_service_pb2.ImportCustomersResponse]  # type: ignore[assignment]
+    """Loads customers from a legacy CRM or POS export. The client streams batches; each
+    batch is applied once (keyed by import id and batch id, so re-sending a batch after
+    an interruption changes nothing), bad rows are reported and skipped, and rows
+    sharing a contact point with an existing customer are merged into her.
+    Headquarters and internal services only.
+    """
+    StreamCustomers: _aio.UnaryStreamMultiCallable[_customer_service_pb2.StreamCustomersRequest, _customer_service_pb2.StreamCustomersResponse]  # type: ignore[assignment]
+    """Every customer matching a segment, in chunks, ordered by resource name. Headquarters and
+    internal services (the campaign service resolving an audience) only.
+    """
+    FindDuplicates: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.FindDuplicatesRequest, _customer_service_pb2.FindDuplicatesResponse]  # type: ignore[assignment]
+    """Pairs of customers that are probably the same person, best candidate first: the
+    same phone number under two kinds (phone and WhatsApp), the same e-mail once
+    sub-addresses are ignored, the same messaging id, or a similar name with the same
+    birthday. Headquarters only.
+    """
+    MergeCustomers: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.MergeCustomersRequest, _customer_service_pb2.Merge]  # type: ignore[assignment]
+    """Merges `duplicate` into `survivor`: contact points, consent history (the most recent
+    answer per channel and purpose wins), preferences, dates, tags, notes, purchases,
+    interactions and purchase figures move to the survivor, and the duplicate's name
+    resolves to the survivor from then on. Audited as `merges/{merge}`; undo with
+    UnmergeCustomers. Headquarters only.
+    """
+    UnmergeCustomers: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.UnmergeCustomersRequest, _customer_service_pb2.Merge]  # type: ignore[assignment]
+    """Undoes a merge: the duplicate exists again with what she brought. Refused with
+    FAILED_PRECONDITION while a later merge involves either customer. Headquarters only.
+    """
+    GetMerge: _aio.UnaryUnaryMultiCallable[_customer_service_pb2.GetMergeRequest, _customer_service_pb2.Merge]  # type: ignore[assignment]
 
 class CustomerServiceServicer(metaclass=_abc_1.ABCMeta):
     """Customer profiles: identity, contact points, consent, preferences, notes."""
@@ -152,5 +210,70 @@ class CustomerServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_customer_service_pb2.ListNotesResponse, _abc.Awaitable[_customer_service_pb2.ListNotesResponse]]:
         """Notes of a customer, newest first."""
+
+    @_abc_1.abstractmethod
+    def ImportCustomers(
+        self,
+        request_iterator: _MaybeAsyncIterator[_customer_service_pb2.ImportCustomersRequest],
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_service_pb2.ImportCustomersResponse, _abc.Awaitable[_customer_service_pb2.ImportCustomersResponse]]:
+        """Loads customers from a legacy CRM or POS export. The client streams batches; each
+        batch is applied once (keyed by import id and batch id, so re-sending a batch after
+        an interruption changes nothing), bad rows are reported and skipped, and rows
+        sharing a contact point with an existing customer are merged into her.
+        Headquarters and internal services only.
+        """
+
+    @_abc_1.abstractmethod
+    def StreamCustomers(
+        self,
+        request: _customer_service_pb2.StreamCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_customer_service_pb2.StreamCustomersResponse], _abc.AsyncIterator[_customer_service_pb2.StreamCustomersResponse]]:
+        """Every customer matching a segment, in chunks, ordered by resource name. Headquarters and
+        internal services (the campaign service resolving an audience) only.
+        """
+
+    @_abc_1.abstractmethod
+    def FindDuplicates(
+        self,
+        request: _customer_service_pb2.FindDuplicatesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_service_pb2.FindDuplicatesResponse, _abc.Awaitable[_customer_service_pb2.FindDuplicatesResponse]]:
+        """Pairs of customers that are probably the same person, best candidate first: the
+        same phone number under two kinds (phone and WhatsApp), the same e-mail once
+        sub-addresses are ignored, the same messaging id, or a similar name with the same
+        birthday. Headquarters only.
+        """
+
+    @_abc_1.abstractmethod
+    def MergeCustomers(
+        self,
+        request: _customer_service_pb2.MergeCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_service_pb2.Merge, _abc.Awaitable[_customer_service_pb2.Merge]]:
+        """Merges `duplicate` into `survivor`: contact points, consent history (the most recent
+        answer per channel and purpose wins), preferences, dates, tags, notes, purchases,
+        interactions and purchase figures move to the survivor, and the duplicate's name
+        resolves to the survivor from then on. Audited as `merges/{merge}`; undo with
+        UnmergeCustomers. Headquarters only.
+        """
+
+    @_abc_1.abstractmethod
+    def UnmergeCustomers(
+        self,
+        request: _customer_service_pb2.UnmergeCustomersRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_service_pb2.Merge, _abc.Awaitable[_customer_service_pb2.Merge]]:
+        """Undoes a merge: the duplicate exists again with what she brought. Refused with
+        FAILED_PRECONDITION while a later merge involves either customer. Headquarters only.
+        """
+
+    @_abc_1.abstractmethod
+    def GetMerge(
+        self,
+        request: _customer_service_pb2.GetMergeRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_customer_service_pb2.Merge, _abc.Awaitable[_customer_service_pb2.Merge]]: ...
 
 def add_CustomerServiceServicer_to_server(servicer: CustomerServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

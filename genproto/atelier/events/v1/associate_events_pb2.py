@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from google.type import money_pb2 as google_dot_type_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(atelier/events/v1/associate_events.proto\x12\x11\x61telier.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x02\n\x11\x41ssignmentChanged\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12/\n\x04role\x18\x02 \x01(\x0e\x32!.atelier.events.v1.AssignmentRole\x12\x1a\n\x12previous_associate\x18\x03 \x01(\t\x12\x11\n\tassociate\x18\x04 \x01(\t\x12\r\n\x05store\x18\x05 \x01(\t\x12\x33\n\x06reason\x18\x06 \x01(\x0e\x32#.atelier.events.v1.AssignmentReason\x12\x0c\n\x04note\x18\x07 \x01(\t\x12/\n\x0b\x63hange_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\x11\x41ssociateDeparted\x12\x11\n\tassociate\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\"\x92\x01\n\x10\x41ssociateChanged\x12\x11\n\tassociate\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x15\n\rreferral_code\x18\x06 \x01(\t\x12\x11\n\tlanguages\x18\x07 \x03(\t*\x9c\x02\n\x10\x41ssignmentReason\x12!\n\x1d\x41SSIGNMENT_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41SSIGNMENT_REASON_REFERRAL\x10\x01\x12 \n\x1c\x41SSIGNMENT_REASON_STORE_RULE\x10\x02\x12\x1d\n\x19\x41SSIGNMENT_REASON_HQ_POOL\x10\x03\x12\x1e\n\x1a\x41SSIGNMENT_REASON_TRANSFER\x10\x04\x12\x1b\n\x17\x41SSIGNMENT_REASON_CLAIM\x10\x05\x12\x1f\n\x1b\x41SSIGNMENT_REASON_HAND_OVER\x10\x06\x12&\n\"ASSIGNMENT_REASON_CUSTOMER_REMOVED\x10\x07*m\n\x0e\x41ssignmentRole\x12\x1f\n\x1b\x41SSIGNMENT_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41SSIGNMENT_ROLE_PRIMARY\x10\x01\x12\x1d\n\x19\x41SSIGNMENT_ROLE_SECONDARY\x10\x02\x42/\n\x15\x64\x65v.atelier.events.v1B\x14\x41ssociateEventsProtoP\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(atelier/events/v1/associate_events.proto\x12\x11\x61telier.events.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x17google/type/money.proto\"\x88\x02\n\x11\x41ssignmentChanged\x12\x10\n\x08\x63ustomer\x18\x01 \x01(\t\x12/\n\x04role\x18\x02 \x01(\x0e\x32!.atelier.events.v1.AssignmentRole\x12\x1a\n\x12previous_associate\x18\x03 \x01(\t\x12\x11\n\tassociate\x18\x04 \x01(\t\x12\r\n\x05store\x18\x05 \x01(\t\x12\x33\n\x06reason\x18\x06 \x01(\x0e\x32#.atelier.events.v1.AssignmentReason\x12\x0c\n\x04note\x18\x07 \x01(\t\x12/\n\x0b\x63hange_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"5\n\x11\x41ssociateDeparted\x12\x11\n\tassociate\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\"\x92\x01\n\x10\x41ssociateChanged\x12\x11\n\tassociate\x18\x01 \x01(\t\x12\r\n\x05store\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x0c\n\x04role\x18\x04 \x01(\t\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x15\n\rreferral_code\x18\x06 \x01(\t\x12\x11\n\tlanguages\x18\x07 \x03(\t\"\xfe\x01\n\x0bTaskChanged\x12\x0c\n\x04task\x18\x01 \x01(\t\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\x12\x11\n\tassociate\x18\x04 \x01(\t\x12\r\n\x05store\x18\x05 \x01(\t\x12,\n\x08\x64ue_time\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06status\x18\x07 \x01(\t\x12\x14\n\x0coutcome_note\x18\x08 \x01(\t\x12\x31\n\rcomplete_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10trigger_resource\x18\n \x01(\t\"\xce\x01\n\x12\x41ttributionChanged\x12\x13\n\x0b\x61ttribution\x18\x01 \x01(\t\x12\x10\n\x08purchase\x18\x02 \x01(\t\x12\x10\n\x08\x63ustomer\x18\x03 \x01(\t\x12\x11\n\tassociate\x18\x04 \x01(\t\x12\x1a\n\x12previous_associate\x18\x05 \x01(\t\x12\r\n\x05store\x18\x06 \x01(\t\x12\r\n\x05\x62\x61sis\x18\x07 \x01(\t\x12\"\n\x06\x61mount\x18\x08 \x01(\x0b\x32\x12.google.type.Money\x12\x0e\n\x06reason\x18\t \x01(\t\"r\n\x0cStoreChanged\x12\r\n\x05store\x18\x01 \x01(\t\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x14\n\x0c\x64isplay_name\x18\x03 \x01(\t\x12\x11\n\ttime_zone\x18\x04 \x01(\t\x12\x0e\n\x06region\x18\x05 \x01(\t\x12\x0c\n\x04\x65tag\x18\x06 \x01(\t*\x9c\x02\n\x10\x41ssignmentReason\x12!\n\x1d\x41SSIGNMENT_REASON_UNSPECIFIED\x10\x00\x12\x1e\n\x1a\x41SSIGNMENT_REASON_REFERRAL\x10\x01\x12 \n\x1c\x41SSIGNMENT_REASON_STORE_RULE\x10\x02\x12\x1d\n\x19\x41SSIGNMENT_REASON_HQ_POOL\x10\x03\x12\x1e\n\x1a\x41SSIGNMENT_REASON_TRANSFER\x10\x04\x12\x1b\n\x17\x41SSIGNMENT_REASON_CLAIM\x10\x05\x12\x1f\n\x1b\x41SSIGNMENT_REASON_HAND_OVER\x10\x06\x12&\n\"ASSIGNMENT_REASON_CUSTOMER_REMOVED\x10\x07*m\n\x0e\x41ssignmentRole\x12\x1f\n\x1b\x41SSIGNMENT_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x41SSIGNMENT_ROLE_PRIMARY\x10\x01\x12\x1d\n\x19\x41SSIGNMENT_ROLE_SECONDARY\x10\x02\x42/\n\x15\x64\x65v.atelier.events.v1B\x14\x41ssociateEventsProtoP\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,14 +34,20 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'atelier.events.v1.associate
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'\n\025dev.atelier.events.v1B\024AssociateEventsProtoP\001'
-  _globals['_ASSIGNMENTREASON']._serialized_start=568
-  _globals['_ASSIGNMENTREASON']._serialized_end=852
-  _globals['_ASSIGNMENTROLE']._serialized_start=854
-  _globals['_ASSIGNMENTROLE']._serialized_end=963
-  _globals['_ASSIGNMENTCHANGED']._serialized_start=97
-  _globals['_ASSIGNMENTCHANGED']._serialized_end=361
-  _globals['_ASSOCIATEDEPARTED']._serialized_start=363
-  _globals['_ASSOCIATEDEPARTED']._serialized_end=416
-  _globals['_ASSOCIATECHANGED']._serialized_start=419
-  _globals['_ASSOCIATECHANGED']._serialized_end=565
+  _globals['_ASSIGNMENTREASON']._serialized_start=1175
+  _globals['_ASSIGNMENTREASON']._serialized_end=1459
+  _globals['_ASSIGNMENTROLE']._serialized_start=1461
+  _globals['_ASSIGNMENTROLE']._serialized_end=1570
+  _globals['_ASSIGNMENTCHANGED']._serialized_start=122
+  _globals['_ASSIGNMENTCHANGED']._serialized_end=386
+  _globals['_ASSOCIATEDEPARTED']._serialized_start=388
+  _globals['_ASSOCIATEDEPARTED']._serialized_end=441
+  _globals['_ASSOCIATECHANGED']._serialized_start=444
+  _globals['_ASSOCIATECHANGED']._serialized_end=590
+  _globals['_TASKCHANGED']._serialized_start=593
+  _globals['_TASKCHANGED']._serialized_end=847
+  _globals['_ATTRIBUTIONCHANGED']._serialized_start=850
+  _globals['_ATTRIBUTIONCHANGED']._serialized_end=1056
+  _globals['_STORECHANGED']._serialized_start=1058
+  _globals['_STORECHANGED']._serialized_end=1172
 # @@protoc_insertion_point(module_scope)

@@ -9,6 +9,7 @@ from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.type import money_pb2 as _money_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -198,3 +199,154 @@ class AssociateChanged(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AssociateChanged: _TypeAlias = AssociateChanged  # noqa: Y015
+
+@_typing.final
+class TaskChanged(_message.Message):
+    """Subjects `atelier.associate.task_created` / `task_updated` (completed, snoozed,
+    cancelled, answered). Tasks moved by a hand-over follow its assignment_changed events
+    and emit nothing of their own. Flat fields: the events package imports no API package.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TASK_FIELD_NUMBER: _builtins.int
+    RULE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    ASSOCIATE_FIELD_NUMBER: _builtins.int
+    STORE_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    OUTCOME_NOTE_FIELD_NUMBER: _builtins.int
+    COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    TRIGGER_RESOURCE_FIELD_NUMBER: _builtins.int
+    task: _builtins.str
+    """`tasks/{task}`."""
+    rule: _builtins.str
+    """The rule that made it, e.g. "follow_up_purchase", or "manual"."""
+    customer: _builtins.str
+    associate: _builtins.str
+    """`associates/{associate}`; empty in the store's queue."""
+    store: _builtins.str
+    status: _builtins.str
+    """"open", "done", "snoozed" or "cancelled"."""
+    outcome_note: _builtins.str
+    trigger_resource: _builtins.str
+    """The resource that triggered it, e.g. `customers/c/purchases/p`."""
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def complete_time(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        task: _builtins.str = ...,
+        rule: _builtins.str = ...,
+        customer: _builtins.str = ...,
+        associate: _builtins.str = ...,
+        store: _builtins.str = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        status: _builtins.str = ...,
+        outcome_note: _builtins.str = ...,
+        complete_time: _timestamp_pb2.Timestamp | None = ...,
+        trigger_resource: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "due_time", b"due_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["associate", b"associate", "complete_time", b"complete_time", "customer", b"customer", "due_time", b"due_time", "outcome_note", b"outcome_note", "rule", b"rule", "status", b"status", "store", b"store", "task", b"task", "trigger_resource", b"trigger_resource"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TaskChanged: _TypeAlias = TaskChanged  # noqa: Y015
+
+@_typing.final
+class AttributionChanged(_message.Message):
+    """Subjects `atelier.associate.attribution_recorded` / `attribution_corrected`: who is
+    credited with a purchase (e.g. for the campaigns service's conversion figures).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ATTRIBUTION_FIELD_NUMBER: _builtins.int
+    PURCHASE_FIELD_NUMBER: _builtins.int
+    CUSTOMER_FIELD_NUMBER: _builtins.int
+    ASSOCIATE_FIELD_NUMBER: _builtins.int
+    PREVIOUS_ASSOCIATE_FIELD_NUMBER: _builtins.int
+    STORE_FIELD_NUMBER: _builtins.int
+    BASIS_FIELD_NUMBER: _builtins.int
+    AMOUNT_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    attribution: _builtins.str
+    """`attributions/{attribution}`."""
+    purchase: _builtins.str
+    """`customers/{customer}/purchases/{purchase}`."""
+    customer: _builtins.str
+    associate: _builtins.str
+    """`associates/{associate}` credited; empty for nobody."""
+    previous_associate: _builtins.str
+    store: _builtins.str
+    basis: _builtins.str
+    """"assisting", "primary", "none" or "corrected"."""
+    reason: _builtins.str
+    """For corrections: the manager's reason."""
+    @_builtins.property
+    def amount(self) -> _money_pb2.Money: ...
+    def __init__(
+        self,
+        *,
+        attribution: _builtins.str = ...,
+        purchase: _builtins.str = ...,
+        customer: _builtins.str = ...,
+        associate: _builtins.str = ...,
+        previous_associate: _builtins.str = ...,
+        store: _builtins.str = ...,
+        basis: _builtins.str = ...,
+        amount: _money_pb2.Money | None = ...,
+        reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount", b"amount", "associate", b"associate", "attribution", b"attribution", "basis", b"basis", "customer", b"customer", "previous_associate", b"previous_associate", "purchase", b"purchase", "reason", b"reason", "store", b"store"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AttributionChanged: _TypeAlias = AttributionChanged  # noqa: Y015
+
+@_typing.final
+class StoreChanged(_message.Message):
+    """Subjects `atelier.associate.store_created` / `store_updated`: what changed about a store;
+    its opening hours are read with GetStore (e.g. by the appointments service).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STORE_FIELD_NUMBER: _builtins.int
+    CODE_FIELD_NUMBER: _builtins.int
+    DISPLAY_NAME_FIELD_NUMBER: _builtins.int
+    TIME_ZONE_FIELD_NUMBER: _builtins.int
+    REGION_FIELD_NUMBER: _builtins.int
+    ETAG_FIELD_NUMBER: _builtins.int
+    store: _builtins.str
+    """`stores/{store}`."""
+    code: _builtins.str
+    display_name: _builtins.str
+    time_zone: _builtins.str
+    region: _builtins.str
+    etag: _builtins.str
+    """The store's etag after the change."""
+    def __init__(
+        self,
+        *,
+        store: _builtins.str = ...,
+        code: _builtins.str = ...,
+        display_name: _builtins.str = ...,
+        time_zone: _builtins.str = ...,
+        region: _builtins.str = ...,
+        etag: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "display_name", b"display_name", "etag", b"etag", "region", b"region", "store", b"store", "time_zone", b"time_zone"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StoreChanged: _TypeAlias = StoreChanged  # noqa: Y015

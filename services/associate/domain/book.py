@@ -1,0 +1,91 @@
+"""The client book's `filter` and `order_by` (small AIP-160 / AIP-132 subsets).
+
+    filter:   tier = TIER_VIP AND tags:"watches" AND role = ASSIGNMENT_ROLE_PRIMARY
+    order_by: last_contact desc | lifetime_value desc | next_task asc
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from atelier.customer.v1 import customer_pb2
+from atelier.events.v1.associate_events_pb2 import AssignmentRole
+from servicekit.errors import invalid
+
+_TERM = re.compile(r'^\s*(\w+)\s*(=|:)\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
+
+
+@dataclass(frozen=True)
+class BookFilter:
+    tier: int | None = None
+    role: int | None = None
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True)
+class Order:
+    """The sort key (a column of the book query) and whether it descends. Customers
+    without a value (never contacted, no task) come last either way."""
+
+    key: str
+    descending: bool
+
+
+ORDERS = {
+    "last_contact": Order("last_contact_time", True),
+    "lifetime_value": Order("lifetime_value", True),
+    "next_task": Order("next_task_due_time", False),
+}
+
+
+def parse_filter(text: str) -> BookFilter:
+    if not text.strip():
+        return BookFilter()
+    tier = role = None
+    tags: list[str] = []
+    for term in re.split(r"\s+AND\s+", text.strip()):
+        match = _TERM.match(term)
+        if not match:
+            raise invalid("filter", f"cannot read {term.strip()!r}; expected e.g. tier = TIER_VIP AND tags:\"watches\"")
+        name, op, value = match.groups()
+        if value.startswith('"'):
+            value = value[1:-1].replace('\\"', '"')
+        if name == "tier" and op == "=":
+            tier = _enum(customer_pb2.Tier, "TIER_", value)
+        elif name == "role" and op == "=":
+            role = _enum(AssignmentRole, "ASSIGNMENT_ROLE_", value)
+        elif name == "tags":
+            tags.append(value.lower())
+        else:
+            raise invalid("filter", f"unsupported term {term.strip()!r}; use tier =, role =, tags:")
+    return BookFilter(tier=tier, role=role, tags=tuple(tags))
+
+
+def _enum(enum, prefix: str, value: str) -> int:
+    name = value.upper()
+    if not name.startswith(prefix):
+        name = prefix + name
+    try:
+        number = enum.Value(name)
+    except ValueError:
+        number = 0
+    if number == 0:
+        allowed = ", ".join(n for n in enum.keys() if not n.endswith("UNSPECIFIED"))
+        raise invalid("filter", f"unknown value {value!r}; one of {allowed}")
+    return number
+
+
+def parse_order(text: str) -> Order:
+    if not text.strip():
+        return ORDERS["last_contact"]
+    parts = text.strip().split()
+    key = parts[0]
+    if key not in ORDERS or len(parts) > 2:
+        raise invalid("order_by", f"one of {', '.join(ORDERS)}, optionally followed by asc or desc")
+    order = ORDERS[key]
+    if len(parts) == 2:
+        if parts[1].lower() not in ("asc", "desc"):
+            raise invalid("order_by", "direction must be asc or desc")
+        order = Order(order.key, parts[1].lower() == "desc")
+    return order

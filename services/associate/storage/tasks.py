@@ -1,0 +1,426 @@
+"""Task storage: SQLAlchemy Core statements on the caller's connection (one transaction per
+RPC or per event). The one-task-per-(rule, customer, trigger) invariant is the table's
+unique constraint: inserts say ON CONFLICT DO NOTHING, never check-then-insert.
+
+Reads the service's assignment tables (primary associate, her store, the store's time zone)
+to route a new task; those belong to the assignment capability and are only read here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from ..domain.task_access import TaskScope, bare
+from ..domain.task_rules import PlannedTask
+
+OPEN, DONE, SNOOZED, CANCELLED = 1, 2, 3, 4
+ACTIVE = (OPEN, SNOOZED)
+
+_COLUMNS = """id, kind, rule, customer_id, trigger_key, trigger_event, trigger_resource, associate_id,
+store_id, title, channel, due_time, status, snooze_until, outcome_note, complete_time, version,
+create_time, update_time"""
+
+
+@dataclass(frozen=True)
+class TaskRow:
+    id: str
+    kind: int
+    rule: str
+    customer_id: str
+    trigger_key: str
+    trigger_event: str
+    trigger_resource: str
+    associate_id: str
+    store_id: str
+    title: str
+    channel: int
+    due_time: datetime
+    status: int
+    snooze_until: datetime | None
+    outcome_note: str
+    complete_time: datetime | None
+    version: int
+    create_time: datetime
+    update_time: datetime
+
+
+def _row(r) -> TaskRow:
+    return TaskRow(**r._mapping)
+
+
+@dataclass(frozen=True)
+class Route:
+    """Where a customer's new task goes: her primary associate ('' for the store's queue),
+    the store whose staff sees it, and that store's time zone ('' when unknown)."""
+
+    associate_id: str
+    store_id: str
+    time_zone: str
+
+
+_ROUTE = sa.text(
+    """
+    SELECT COALESCE(a.associate_id, '') AS associate_id,
+           COALESCE(s.store_id, NULLIF(:home, ''), NULLIF(tc.home_store, ''), :fallback) AS store_id,
+           COALESCE(st.time_zone, '') AS time_zone
+    FROM (SELECT CAST(:cid AS text) AS customer_id) c
+    LEFT JOIN assignments a ON a.customer_id = c.customer_id AND a.role = 1
+    LEFT JOIN associates s ON s.id = a.associate_id
+    LEFT JOIN task_customers tc ON tc.customer_id = c.customer_id
+    LEFT JOIN stores st
+           ON st.id = COALESCE(s.store_id, NULLIF(:home, ''), NULLIF(tc.home_store, ''), :fallback)
+    """
+)
+
+
+async def route(conn: AsyncConnection, customer_id: str, home_store: str = "", fallback_store: str = "") -> Route:
+    r = (
+        await conn.execute(
+            _ROUTE, {"cid": customer_id, "home": bare(home_store, "stores"), "fallback": bare(fallback_store, "stores")}
+        )
+    ).one()
+    return Route(r.associate_id, r.store_id, r.time_zone)
+
+
+_INSERT = sa.text(
+    f"""
+    INSERT INTO tasks (id, kind, rule, customer_id, trigger_key, trigger_event, trigger_resource,
+                       associate_id, store_id, title, channel, due_time, status, outcome_note, complete_time)
+    VALUES (:id, :kind, :rule, :cid, :key, :event, :resource, :associate, :store, :title, :channel, :due,
+            :status, :note, :complete_time)
+    ON CONFLICT ON CONSTRAINT tasks_one_per_trigger DO NOTHING
+    RETURNING {_COLUMNS}
+    """
+)
+
+
+async def insert(
+    conn: AsyncConnection,
+    *,
+    task_id: str,
+    customer_id: str,
+    planned: PlannedTask,
+    route: Route,
+    event_id: str = "",
+    resource: str = "",
+    kind: int | None = None,
+) -> TaskRow | None:
+    """The new task, or None when this (rule, customer, trigger) already has one."""
+    r = (
+        await conn.execute(
+            _INSERT,
+            {
+                "id": task_id, "kind": kind or planned.kind, "rule": planned.rule, "cid": customer_id,
+                "key": planned.trigger_key, "event": event_id, "resource": resource,
+                "associate": route.associate_id, "store": route.store_id, "title": planned.title,
+                "channel": planned.channel, "due": planned.due_time, "status": OPEN, "note": "",
+                "complete_time": None,
+            },
+        )
+    ).first()
+    return _row(r) if r else None
+
+
+_GET = sa.text(f"SELECT {_COLUMNS} FROM tasks WHERE id = :id")
+_GET_LOCKED = sa.text(f"SELECT {_COLUMNS} FROM tasks WHERE id = :id FOR UPDATE")
+
+
+async def get(conn: AsyncConnection, task_id: str, *, lock: bool = False) -> TaskRow | None:
+    r = (await conn.execute(_GET_LOCKED if lock else _GET, {"id": task_id})).first()
+    return _row(r) if r else None
+
+
+def _visible_now() -> str:
+    # Open, or snoozed and woken: what an associate should act on.
+    return "(status = 1 OR (status = 3 AND snooze_until <= :now))"
+
+
+async def list_page(
+    conn: AsyncConnection,
+    *,
+    scope: TaskScope,
+    statuses: list[int],
+    overdue_only: bool,
+    customer_id: str,
+    now: datetime,
+    after: list | None,
+    limit: int,
+) -> list[TaskRow]:
+    where = []
+    params: dict = {"now": now, "limit": limit}
+    if scope.associate is not None:
+        where.append("associate_id = :associate")
+        params["associate"] = scope.associate
+    if scope.store is not None:
+        where.append("store_id = :store")
+        params["store"] = scope.store
+    if customer_id:
+        where.append("customer_id = :cid")
+        params["cid"] = customer_id
+    if overdue_only:
+        where.append(_visible_now() + " AND due_time < :now")
+    elif statuses:
+        where.append("status = ANY(:statuses)")
+        params["statuses"] = statuses
+    else:
+        where.append("status IN (1, 3)")
+    if after is not None:
+        where.append("(due_time, id) > (:after_due, :after_id)")
+        params["after_due"], params["after_id"] = after
+    sql = f"SELECT {_COLUMNS} FROM tasks WHERE {' AND '.join(where)} ORDER BY due_time, id LIMIT :limit"
+    return [_row(r) for r in await conn.execute(sa.text(sql), params)]
+
+
+_SET_STATUS = sa.text(
+    f"""
+    UPDATE tasks SET status = :status, outcome_note = :note, snooze_until = :snooze,
+                     complete_time = :complete_time, version = version + 1, update_time = now()
+    WHERE id = :id
+    RETURNING {_COLUMNS}
+    """
+)
+
+
+async def set_status(
+    conn: AsyncConnection,
+    task_id: str,
+    *,
+    status: int,
+    note: str = "",
+    snooze_until: datetime | None = None,
+    complete_time: datetime | None = None,
+) -> TaskRow:
+    r = (
+        await conn.execute(
+            _SET_STATUS,
+            {"id": task_id, "status": status, "note": note, "snooze": snooze_until, "complete_time": complete_time},
+        )
+    ).one()
+    return _row(r)
+
+
+_ANSWER_REPLIES = sa.text(
+    f"""
+    UPDATE tasks t SET status = 2, complete_time = :at, outcome_note = :note,
+                       version = t.version + 1, update_time = now()
+    FROM interaction_log i
+    WHERE t.rule = 'reply_message' AND t.customer_id = :cid AND t.status IN (1, 3)
+      AND i.interaction = t.trigger_resource AND i.occur_time <= :at
+    RETURNING {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))}
+    """
+)
+
+
+async def answer_replies(conn: AsyncConnection, customer_id: str, answered_at: datetime, note: str) -> list[TaskRow]:
+    """Closes her open reply tasks for messages received up to an outbound message."""
+    rows = await conn.execute(_ANSWER_REPLIES, {"cid": customer_id, "at": answered_at, "note": note})
+    return [_row(r) for r in rows]
+
+
+_MOVE = sa.text(
+    """
+    UPDATE tasks t SET associate_id = m.associate_id, version = t.version + 1, update_time = now()
+    FROM unnest(CAST(:customers AS text[]), CAST(:associates AS text[])) AS m(customer_id, associate_id)
+    WHERE t.customer_id = m.customer_id AND t.associate_id = :from_associate AND t.status IN (1, 3)
+    """
+)
+
+
+async def move_open_tasks(conn: AsyncConnection, moves: list[tuple[str, str]], from_associate: str) -> int:
+    """Moves the open (and snoozed) tasks of `from_associate` on the given customers to
+    their new associates, in one statement; returns how many tasks moved.
+
+    For the hand-over (and transfers): call it inside the same transaction that changes the
+    assignments, with the chunk's (customer_id, new_associate_id) pairs, so tasks and
+    assignments move together and a resumed hand-over moves nothing twice (a moved task no
+    longer belongs to `from_associate`). Ids may be bare (`c-1`) or resource names
+    (`customers/c-1`, `associates/a-2`). Tasks of the customers held by someone else, done
+    or cancelled tasks, and tasks in a store queue stay where they are. No events: the
+    assignment_changed events of the same transaction are the fact others follow.
+    """
+    if not moves:
+        return 0
+    result = await conn.execute(
+        _MOVE,
+        {
+            "customers": [bare(c, "customers") for c, _ in moves],
+            "associates": [bare(a, "associates") for _, a in moves],
+            "from_associate": bare(from_associate, "associates"),
+        },
+    )
+    return result.rowcount
+
+
+_UPSERT_CUSTOMER = sa.text(
+    """
+    INSERT INTO task_customers (customer_id, home_store, important_dates)
+    VALUES (:cid, :home, CAST(:dates AS jsonb))
+    ON CONFLICT (customer_id) DO UPDATE
+    SET home_store = EXCLUDED.home_store, important_dates = EXCLUDED.important_dates, update_time = now()
+    """
+)
+
+
+async def upsert_customer(conn: AsyncConnection, customer_id: str, home_store: str, dates_json: str) -> None:
+    await conn.execute(_UPSERT_CUSTOMER, {"cid": customer_id, "home": bare(home_store, "stores"), "dates": dates_json})
+
+
+_CANCEL_GREETINGS = sa.text(
+    f"""
+    UPDATE tasks SET status = 4, outcome_note = :note, version = version + 1, update_time = now()
+    WHERE customer_id = :cid AND rule = ANY(:rules) AND status IN (1, 3) AND NOT (trigger_key = ANY(:keep))
+      AND trigger_key >= :today
+    RETURNING {_COLUMNS}
+    """
+)
+
+
+async def cancel_stale_greetings(
+    conn: AsyncConnection, customer_id: str, rules: list[str], keep: list[str], today: str, note: str
+) -> list[TaskRow]:
+    """Cancels open greetings of coming dates she no longer has (a birthday corrected or
+    removed); greetings of days already past stay as they are. Keys are ISO dates."""
+    rows = await conn.execute(
+        _CANCEL_GREETINGS, {"cid": customer_id, "rules": rules, "keep": keep, "today": today, "note": note}
+    )
+    return [_row(r) for r in rows]
+
+
+_CANCEL_CUSTOMER = sa.text(
+    f"""
+    UPDATE tasks SET status = 4, outcome_note = :note, version = version + 1, update_time = now()
+    WHERE customer_id = :cid AND status IN (1, 3)
+    RETURNING {_COLUMNS}
+    """
+)
+
+
+async def cancel_for_customer(conn: AsyncConnection, customer_id: str, note: str) -> list[TaskRow]:
+    return [_row(r) for r in await conn.execute(_CANCEL_CUSTOMER, {"cid": customer_id, "note": note})]
+
+
+async def forget_customer(conn: AsyncConnection, customer_id: str) -> None:
+    await conn.execute(sa.text("DELETE FROM task_customers WHERE customer_id = :cid"), {"cid": customer_id})
+
+
+_GREETING_SWEEP = sa.text(
+    """
+    SELECT tc.customer_id, tc.home_store, tc.important_dates
+    FROM task_customers tc
+    WHERE jsonb_array_length(tc.important_dates) > 0 AND tc.customer_id > :after
+    ORDER BY tc.customer_id
+    LIMIT :limit
+    """
+)
+
+
+async def greeting_candidates(conn: AsyncConnection, after: str, limit: int) -> list:
+    return list(await conn.execute(_GREETING_SWEEP, {"after": after, "limit": limit}))
+
+
+_INBOUND_ANSWERED = sa.text(
+    """
+    SELECT EXISTS (SELECT 1 FROM interaction_log
+                   WHERE customer_id = :cid AND kind = 1 AND direction = 2 AND occur_time >= :at)
+    """
+)
+
+
+async def answered_since(conn: AsyncConnection, customer_id: str, received: datetime) -> bool:
+    """Whether an outbound message to her is already known at or after `received` (events
+    of two consumers may arrive in any order)."""
+    return bool((await conn.execute(_INBOUND_ANSWERED, {"cid": customer_id, "at": received})).scalar())
+
+
+_LAST_INBOUND_CHANNEL = sa.text(
+    """
+    SELECT channel FROM interaction_log
+    WHERE customer_id = :cid AND kind = 1 AND direction = 1 AND channel <> 0
+    ORDER BY occur_time DESC LIMIT 1
+    """
+)
+
+
+async def last_inbound_channel(conn: AsyncConnection, customer_id: str) -> int:
+    """The channel she last wrote on: the one to suggest for reaching her."""
+    return int((await conn.execute(_LAST_INBOUND_CHANNEL, {"cid": customer_id})).scalar() or 0)
+
+
+_REASSIGN = sa.text(
+    """
+    UPDATE tasks SET associate_id = :associate, store_id = COALESCE(NULLIF(:store, ''), store_id),
+                     version = version + 1, update_time = now()
+    WHERE customer_id = :cid AND status IN (1, 3) AND associate_id IN ('', :previous) AND associate_id <> :associate
+    """
+)
+
+
+async def follow_assignment(
+    conn: AsyncConnection, customer_id: str, previous: str, associate: str, store: str
+) -> int:
+    """Her new primary associate takes over her open tasks held by the previous one or
+    waiting in the store queue (e.g. a greeting planned before she was assigned)."""
+    result = await conn.execute(
+        _REASSIGN,
+        {
+            "cid": customer_id, "previous": bare(previous, "associates"), "associate": bare(associate, "associates"),
+            "store": bare(store, "stores"),
+        },
+    )
+    return result.rowcount
+
+
+_MERGE = sa.text(
+    """
+    UPDATE tasks t SET customer_id = :survivor, version = t.version + 1, update_time = now()
+    WHERE t.customer_id = :duplicate
+      AND NOT EXISTS (SELECT 1 FROM tasks x
+                      WHERE x.customer_id = :survivor AND x.rule = t.rule AND x.trigger_key = t.trigger_key)
+    """
+)
+
+
+async def merge_customer(conn: AsyncConnection, duplicate: str, survivor: str) -> None:
+    """A merge re-points the duplicate's tasks; one she already has for the same trigger is
+    cancelled rather than kept twice."""
+    await conn.execute(_MERGE, {"duplicate": duplicate, "survivor": survivor})
+    await conn.execute(
+        sa.text(
+            "UPDATE tasks SET status = 4, outcome_note = 'merged into another customer', version = version + 1, "
+            "update_time = now() WHERE customer_id = :duplicate AND status IN (1, 3)"
+        ),
+        {"duplicate": duplicate},
+    )
+    await conn.execute(
+        sa.text(
+            "INSERT INTO task_customers (customer_id, home_store, important_dates) "
+            "SELECT :survivor, home_store, important_dates FROM task_customers WHERE customer_id = :duplicate "
+            "ON CONFLICT (customer_id) DO NOTHING"
+        ),
+        {"duplicate": duplicate, "survivor": survivor},
+    )
+    await conn.execute(sa.text("DELETE FROM task_customers WHERE customer_id = :d"), {"d": duplicate})
+
+
+async def erase_customer(conn: AsyncConnection, customer_id: str) -> None:
+    """Erasure: open tasks are cancelled and what associates wrote about her is removed;
+    the tasks stay (without personal data) so past figures keep counting them."""
+    await conn.execute(
+        sa.text(
+            "UPDATE tasks SET status = CASE WHEN status IN (1, 3) THEN 4 ELSE status END, outcome_note = '', "
+            "title = '', version = version + 1, update_time = now() WHERE customer_id = :cid"
+        ),
+        {"cid": customer_id},
+    )
+    await conn.execute(sa.text("DELETE FROM task_customers WHERE customer_id = :cid"), {"cid": customer_id})
+
+
+async def important_dates(conn: AsyncConnection, customer_id: str) -> list[dict]:
+    found = (
+        await conn.execute(sa.text("SELECT important_dates FROM task_customers WHERE customer_id = :c"), {"c": customer_id})
+    ).scalar()
+    return list(found or [])

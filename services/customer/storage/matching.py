@@ -1,0 +1,35 @@
+"""Finding the customer behind contact points given at the till."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from atelier.customer.v1 import customer_pb2
+
+from ..domain.profile import ContactPoint
+
+_PHONES = (customer_pb2.CONTACT_KIND_PHONE, customer_pb2.CONTACT_KIND_WHATSAPP)
+
+# A phone number given at the till also finds the client known by her WhatsApp number
+# (both are E.164), and the other way round.
+_OWNERS = sa.text(
+    """
+    SELECT p.customer_id
+    FROM unnest(CAST(:kinds AS smallint[]), CAST(:vals AS text[])) WITH ORDINALITY AS t(kind, value, ord)
+    JOIN contact_points p
+      ON p.value = t.value
+     AND (p.kind = t.kind OR (p.kind = ANY(CAST(:phones AS smallint[])) AND t.kind = ANY(CAST(:phones AS smallint[]))))
+    ORDER BY t.ord, p.kind = t.kind DESC
+    """
+)
+
+
+async def owners_of(conn: AsyncConnection, points: list[ContactPoint]) -> list[str]:
+    """Customers owning any of the points, in the order of the points given (distinct)."""
+    if not points:
+        return []
+    rows = await conn.execute(
+        _OWNERS, {"kinds": [p.kind for p in points], "vals": [p.value for p in points], "phones": list(_PHONES)}
+    )
+    return list(dict.fromkeys(r.customer_id for r in rows))

@@ -1,0 +1,158 @@
+"""Export and erasure of one person, and the audit trail's reads.
+
+Both work from the catalogue: every table with a `customer_id` column holds rows about a
+customer. Export includes all of them, so a table added later is exported without a
+change here. Erasure must decide per table what is personal, so it refuses to run when a
+table it has no rule for appears (a silent partial erasure would be worse).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from servicekit.errors import FailedPrecondition
+
+_CUSTOMER_TABLES = sa.text(
+    """
+    SELECT table_name::text FROM information_schema.columns
+    WHERE table_schema = current_schema() AND column_name = 'customer_id'
+      AND table_name IN (SELECT table_name FROM information_schema.tables
+                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE')
+    ORDER BY table_name
+    """
+)
+
+# What erasure does with each table holding a customer's rows.
+DELETE = ("contact_points", "consent_changes", "notes", "customer_computed_tags")
+BLANK = {"interactions": "preview = '', reference = '', external_id = NULL"}
+# Non-personal facts kept for accounting and the associate's book, under an id that no
+# longer identifies anyone once the profile is blank.
+KEEP = ("purchases", "purchase_lines", "purchase_returns", "return_lines", "customer_purchase_stats",
+        "customer_assignments", "erasures")  # fmt: skip
+
+
+async def customer_tables(conn: AsyncConnection) -> list[str]:
+    return [r[0] for r in await conn.execute(_CUSTOMER_TABLES)]
+
+
+async def export_rows(conn: AsyncConnection, customer_id: str) -> dict[str, list]:
+    """Every row held about the customer, per table (timestamps and amounts as text)."""
+    out: dict[str, list] = {}
+    for table in await customer_tables(conn):
+        stmt = sa.text(
+            f'SELECT COALESCE(jsonb_agg(to_jsonb(t) - \'customer_id\'), \'[]\') FROM "{table}" t WHERE customer_id = :id'
+        )
+        rows = (await conn.execute(stmt, {"id": customer_id})).scalar_one()
+        out[table] = json.loads(rows) if isinstance(rows, str) else rows
+    return out
+
+
+_MERGED_INTO = sa.text(
+    """
+    WITH RECURSIVE merged(id) AS (
+        SELECT duplicate_id FROM customer_redirects WHERE survivor_id = :id
+        UNION SELECT r.duplicate_id FROM customer_redirects r JOIN merged m ON r.survivor_id = m.id
+    )
+    SELECT id FROM merged
+    """
+)
+_BLANK_PROFILE = sa.text(
+    """
+    UPDATE customers SET given_name = '', family_name = '', preferred_name = '', locale = '',
+        referral_code = '', preferences = '[]', important_dates = '[]', tags = '{}', search_text = '',
+        version = version + 1, update_time = now()
+    WHERE id = :id
+    """
+)
+_RECORD = sa.text(
+    """
+    INSERT INTO erasures (customer_id, actor, reason) VALUES (:id, :actor, :reason)
+    ON CONFLICT (customer_id) DO NOTHING
+    """
+)
+_ERASE_TIME = sa.text("SELECT erase_time FROM erasures WHERE customer_id = :id")
+# Merge records keep the duplicate's profile to be undoable; for an erased person only the
+# counts stay, and the merge can no longer be undone.
+_PURGE_MERGES = sa.text(
+    """
+    UPDATE merges SET moved = jsonb_build_object('erased', true, 'counts', jsonb_build_object(
+        'contact_points', jsonb_array_length(COALESCE(moved->'contact_points', '[]')),
+        'consent_changes', jsonb_array_length(COALESCE(moved->'consent_changes', '[]')),
+        'notes', jsonb_array_length(COALESCE(moved->'notes', '[]')),
+        'purchases', jsonb_array_length(COALESCE(moved->'purchases', '[]')),
+        'interactions', jsonb_array_length(COALESCE(moved->'interactions', '[]')),
+        'purchase_stats', jsonb_array_length(COALESCE(moved->'duplicate_stats', '[]')),
+        'computed_tags', jsonb_array_length(COALESCE(moved->'moved_tags', '[]'))))
+    WHERE (survivor_id = ANY(:ids) OR duplicate_id = ANY(:ids)) AND NOT moved ? 'erased'
+    RETURNING id
+    """
+)
+# Events and stored idempotent responses that name the person may carry her profile
+# (customer.created holds the whole Customer). The erased event, recorded afterwards,
+# names her by id only.
+_PURGE_OUTBOX = sa.text(
+    """
+    DELETE FROM outbox o WHERE EXISTS (
+        SELECT 1 FROM unnest(CAST(:names AS text[])) n WHERE position(convert_to(n, 'UTF8') IN o.envelope) > 0)
+    """
+)
+_PURGE_IDEMPOTENCY = sa.text(
+    """
+    DELETE FROM idempotency_keys k WHERE k.response IS NOT NULL AND EXISTS (
+        SELECT 1 FROM unnest(CAST(:names AS text[])) n WHERE position(convert_to(n, 'UTF8') IN k.response) > 0)
+    """
+)
+
+
+async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str) -> tuple[datetime, dict[str, int]]:
+    tables = await customer_tables(conn)
+    unknown = [t for t in tables if t not in DELETE and t not in BLANK and t not in KEEP]
+    if unknown:
+        raise FailedPrecondition(
+            f"erasure has no rule for table(s) {', '.join(unknown)}; refusing a partial erasure",
+            reason="ERASURE_RULE_MISSING",
+            metadata={"tables": ",".join(unknown)},
+        )
+    counts: dict[str, int] = {}
+    p = {"id": customer_id}
+    for table in DELETE:
+        if table in tables:
+            counts[table] = (await conn.execute(sa.text(f"DELETE FROM {table} WHERE customer_id = :id"), p)).rowcount
+    for table, assignments in BLANK.items():
+        if table in tables:
+            counts[table] = (
+                await conn.execute(sa.text(f"UPDATE {table} SET {assignments} WHERE customer_id = :id"), p)
+            ).rowcount
+    await conn.execute(_BLANK_PROFILE, p)
+    merged_away = [r[0] for r in await conn.execute(_MERGED_INTO, p)]
+    ids = [customer_id, *merged_away]
+    counts["merges"] = len((await conn.execute(_PURGE_MERGES, {"ids": ids})).all())
+    names = [f"customers/{i}" for i in ids]
+    counts["events"] = (await conn.execute(_PURGE_OUTBOX, {"names": names})).rowcount
+    counts["idempotency_keys"] = (await conn.execute(_PURGE_IDEMPOTENCY, {"names": names})).rowcount
+    await conn.execute(_RECORD, {**p, "actor": actor, "reason": reason})
+    return (await conn.execute(_ERASE_TIME, p)).scalar_one(), counts
+
+
+_AUDIT_PAGE = """
+SELECT id, occur_time, actor, role, action, resource, purpose, request_id FROM audit_records
+WHERE (CAST(:resource AS text) IS NULL OR resource = :resource)
+  AND (CAST(:actor AS text) IS NULL OR actor = :actor)
+  AND (CAST(:start AS timestamptz) IS NULL OR occur_time >= CAST(:start AS timestamptz))
+  AND (CAST(:end AS timestamptz) IS NULL OR occur_time < CAST(:end AS timestamptz))
+  AND (CAST(:before_time AS timestamptz) IS NULL
+       OR (occur_time, id) < (CAST(:before_time AS timestamptz), CAST(:before_id AS bigint)))
+ORDER BY occur_time DESC, id DESC
+LIMIT :limit
+"""
+
+
+async def audit_page(conn: AsyncConnection, *, resource, actor, start, end, before, limit):
+    before_time, before_id = before if before else (None, None)
+    params = {"resource": resource, "actor": actor, "start": start, "end": end,
+              "before_time": before_time, "before_id": before_id, "limit": limit}  # fmt: skip
+    return (await conn.execute(sa.text(_AUDIT_PAGE), params)).all()

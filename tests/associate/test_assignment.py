@@ -1,0 +1,297 @@
+"""Assignment from customer events (referral, creator, store rule, pool, QR scans),
+transfers and claims with their role checks, history and events."""
+
+from __future__ import annotations
+
+import grpc
+
+from atelier.associate.v1 import assignment_pb2, associate_service_pb2 as api
+from atelier.events.v1 import associate_events_pb2 as ev
+from tests.conftest import associate, hq, manager
+
+from .support import (
+    TIMEOUT, bad_fields, customer_created, denied_reason, eventually, make_associate, make_store, md, primary_of,
+    publish, qr_scan, rpc_error, uid,
+)
+
+Reason = ev.AssignmentReason
+
+
+def aid(associate_msg) -> str:
+    return associate_msg.name.split("/")[1]
+
+
+async def _bound(adb, customer_id: str):
+    return await eventually(lambda: primary_of(adb, customer_id))
+
+
+async def test_referral_code_on_customer_created_binds_her(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    await make_associate(associate_stub, store.name)  # would win the store rule
+    referrer = await make_associate(associate_stub, store.name)
+    cid = f"c-{uid()}"
+    await publish(associate_service, customer_created(cid, store.name, referral_code=referrer.referral_code.lower()))
+    assert await _bound(adb, cid) == (aid(referrer), Reason.ASSIGNMENT_REASON_REFERRAL)
+    got = await associate_stub.GetAssociate(api.GetAssociateRequest(name=referrer.name), metadata=md(hq()), timeout=TIMEOUT)
+    assert got.book_size == 1
+    payload = await eventually(lambda: _last_assignment_event(adb, cid))
+    assert payload.associate == referrer.name and payload.previous_associate == ""
+    assert payload.store == store.name and payload.reason == Reason.ASSIGNMENT_REASON_REFERRAL
+
+
+async def _last_assignment_event(adb, customer_id: str):
+    from atelier.events.v1 import envelope_pb2
+
+    rows = await (await adb.execute(
+        "SELECT envelope FROM outbox WHERE event_type = 'atelier.associate.assignment_changed' ORDER BY seq DESC LIMIT 200"
+    )).fetchall()
+    for (raw,) in rows:
+        envelope = envelope_pb2.EventEnvelope.FromString(raw)
+        payload = ev.AssignmentChanged()
+        envelope.payload.Unpack(payload)
+        if payload.customer == f"customers/{customer_id}":
+            return payload
+    return None
+
+
+async def test_customer_created_on_an_associates_tablet_is_her_referral(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    await make_associate(associate_stub, store.name, associate_id=f"a-{uid()}")
+    creator = await make_associate(associate_stub, store.name)
+    cid = f"c-{uid()}"
+    await publish(associate_service, customer_created(cid, store.name, actor=creator.name))
+    assert await _bound(adb, cid) == (aid(creator), Reason.ASSIGNMENT_REASON_REFERRAL)
+
+
+async def test_least_loaded_with_deterministic_ties(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    base = uid()
+    a = await make_associate(associate_stub, store.name, capacity=10, associate_id=f"a-{base}-1")
+    b = await make_associate(associate_stub, store.name, capacity=10, associate_id=f"a-{base}-2")
+    c = await make_associate(associate_stub, store.name, capacity=20, associate_id=f"a-{base}-3")
+    # Someone on leave or departed never receives clients.
+    await make_associate(associate_stub, store.name, capacity=1000, associate_id=f"a-{base}-0",
+                         status=2)
+    cids = [f"c-{base}-{i}" for i in range(5)]
+    await publish(associate_service, *(customer_created(x, store.name) for x in cids))
+    got = [await _bound(adb, x) for x in cids]
+    # loads: (0,0,0)→a; (.1,0,0)→b; (.1,.1,0)→c; (.1,.1,.05)→c; (.1,.1,.1)→a
+    assert [g[0] for g in got] == [aid(a), aid(b), aid(c), aid(c), aid(a)]
+    assert {g[1] for g in got} == {Reason.ASSIGNMENT_REASON_STORE_RULE}
+
+
+async def test_no_home_store_goes_to_the_hq_pool_and_the_manager_queue(associate_service, associate_stub, adb):
+    cid = f"c-{uid()}"
+    await publish(associate_service, customer_created(cid, ""))
+
+    async def pooled():
+        row = await (await adb.execute("SELECT reason FROM hq_pool WHERE customer_id = %s", (cid,))).fetchone()
+        return row
+
+    assert (await eventually(pooled))[0] == Reason.ASSIGNMENT_REASON_HQ_POOL
+    store = await make_store(associate_stub)
+    names, token = [], ""
+    while True:
+        page = await associate_stub.ListUnassigned(
+            api.ListUnassignedRequest(page_size=200, page_token=token), metadata=md(manager(store.name)), timeout=TIMEOUT
+        )
+        names += [x.name for x in page.assignments]
+        token = page.next_page_token
+        if not token:
+            break
+    assert f"customers/{cid}/assignment" in names
+    reason = await denied_reason(associate_stub.ListUnassigned(
+        api.ListUnassignedRequest(), metadata=md(associate(store.name, "a-x")), timeout=TIMEOUT
+    ))
+    assert reason == "ROLE_DENIED"
+    got = await associate_stub.GetCustomerAssignment(
+        api.GetCustomerAssignmentRequest(name=f"customers/{cid}/assignment"), metadata=md(hq()), timeout=TIMEOUT
+    )
+    assert got.in_pool and not got.primary_associate
+    # A manager places her from the queue with one of her associates.
+    mine = await make_associate(associate_stub, store.name)
+    placed = await associate_stub.TransferClient(
+        api.TransferClientRequest(name=f"customers/{cid}/assignment", associate=mine.name, reason="visited the boutique"),
+        metadata=md(manager(store.name)), timeout=TIMEOUT,
+    )
+    assert placed.primary_associate == mine.name and not placed.in_pool
+    assert (await (await adb.execute("SELECT count(*) FROM hq_pool WHERE customer_id = %s", (cid,))).fetchone())[0] == 0
+
+
+async def test_qr_scan_binds_over_the_store_rule_but_not_over_a_referral(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    base = uid()
+    first = await make_associate(associate_stub, store.name, associate_id=f"a-{base}-1")
+    scanned = await make_associate(associate_stub, store.name, associate_id=f"a-{base}-2")
+    ruled, referred = f"c-{base}-r", f"c-{base}-f"
+    await publish(
+        associate_service,
+        customer_created(ruled, store.name),
+        customer_created(referred, store.name, referral_code=first.referral_code),
+    )
+    assert (await _bound(adb, ruled))[0] == aid(first)
+    assert (await _bound(adb, referred))[0] == aid(first)
+    await publish(associate_service, qr_scan(ruled, scanned.referral_code), qr_scan(referred, scanned.referral_code))
+
+    async def rebound():
+        row = await primary_of(adb, ruled)
+        return row if row[0] == aid(scanned) else None
+
+    assert (await eventually(rebound))[1] == Reason.ASSIGNMENT_REASON_REFERRAL
+    # The scans are handled in order, so the referred customer's scan has been too.
+    assert (await primary_of(adb, referred))[0] == aid(first)
+
+
+async def _held(associate_service, associate_stub, adb, store):
+    holder = await make_associate(associate_stub, store.name)
+    cid = f"c-{uid()}"
+    await publish(associate_service, customer_created(cid, store.name, referral_code=holder.referral_code))
+    await _bound(adb, cid)
+    return holder, cid
+
+
+async def test_transfer_by_the_stores_manager_with_reason_and_history(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    holder, cid = await _held(associate_service, associate_stub, adb, store)
+    taker = await make_associate(associate_stub, store.name)
+    name = f"customers/{cid}/assignment"
+    exc = await rpc_error(associate_stub.TransferClient(
+        api.TransferClientRequest(name=name, associate=taker.name), metadata=md(manager(store.name)), timeout=TIMEOUT
+    ))
+    assert bad_fields(exc) == ["reason"]
+    moved = await associate_stub.TransferClient(
+        api.TransferClientRequest(name=name, associate=taker.name, reason="speaks Mandarin"),
+        metadata=md(manager(store.name)), timeout=TIMEOUT,
+    )
+    assert moved.primary_associate == taker.name and moved.reason == Reason.ASSIGNMENT_REASON_TRANSFER
+    history = await associate_stub.ListAssignmentHistory(
+        api.ListAssignmentHistoryRequest(parent=f"customers/{cid}"), metadata=md(manager(store.name)), timeout=TIMEOUT
+    )
+    assert [(r.previous_associate, r.associate, r.reason) for r in history.records] == [
+        (holder.name, taker.name, Reason.ASSIGNMENT_REASON_TRANSFER),
+        ("", holder.name, Reason.ASSIGNMENT_REASON_REFERRAL),
+    ]
+    assert history.records[0].note == "speaks Mandarin" and history.records[0].actor.startswith("staff/mgr-")
+    sizes = [
+        (await associate_stub.GetAssociate(api.GetAssociateRequest(name=n), metadata=md(hq()), timeout=TIMEOUT)).book_size
+        for n in (holder.name, taker.name)
+    ]
+    assert sizes == [0, 1]
+
+
+async def test_transfer_role_denials(associate_service, associate_stub, adb):
+    store, other = await make_store(associate_stub), await make_store(associate_stub)
+    holder, cid = await _held(associate_service, associate_stub, adb, store)
+    elsewhere = await make_associate(associate_stub, other.name)
+    request = api.TransferClientRequest(name=f"customers/{cid}/assignment", associate=elsewhere.name, reason="moved city")
+    assert await denied_reason(associate_stub.TransferClient(
+        request, metadata=md(associate(store.name, aid(holder))), timeout=TIMEOUT)) == "ROLE_DENIED"
+    # Neither store's manager alone moves a client between two stores; headquarters does.
+    assert await denied_reason(associate_stub.TransferClient(
+        request, metadata=md(manager(other.name)), timeout=TIMEOUT)) == "ROLE_DENIED"
+    moved = await associate_stub.TransferClient(request, metadata=md(hq()), timeout=TIMEOUT)
+    assert moved.primary_associate == elsewhere.name
+    # A secondary associate is added beside the primary.
+    second = await associate_stub.TransferClient(
+        api.TransferClientRequest(name=request.name, associate=holder.name, reason="travels to Paris",
+                                  role=ev.AssignmentRole.ASSIGNMENT_ROLE_SECONDARY),
+        metadata=md(hq()), timeout=TIMEOUT,
+    )
+    assert second.primary_associate == elsewhere.name and list(second.secondary_associates) == [holder.name]
+
+
+async def test_claim_approved_by_the_manager(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    holder, cid = await _held(associate_service, associate_stub, adb, store)
+    claimant = await make_associate(associate_stub, store.name)
+    me = associate(store.name, aid(claimant))
+    claim = await associate_stub.ClaimClient(
+        api.ClaimClientRequest(claim=assignment_pb2.Claim(customer=f"customers/{cid}", reason="her long-time advisor")),
+        metadata=md(me), timeout=TIMEOUT,
+    )
+    assert claim.state == assignment_pb2.Claim.STATE_PENDING and claim.associate == claimant.name
+    again = await rpc_error(associate_stub.ClaimClient(
+        api.ClaimClientRequest(claim=assignment_pb2.Claim(customer=f"customers/{cid}", reason="again")),
+        metadata=md(me), timeout=TIMEOUT,
+    ))
+    assert again.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert await denied_reason(associate_stub.ApproveClaim(
+        api.ApproveClaimRequest(name=claim.name), metadata=md(me), timeout=TIMEOUT)) == "ROLE_DENIED"
+    mine = await associate_stub.ListClaims(api.ListClaimsRequest(), metadata=md(me), timeout=TIMEOUT)
+    assert [c.name for c in mine.claims] == [claim.name]
+    approved = await associate_stub.ApproveClaim(
+        api.ApproveClaimRequest(name=claim.name, note="agreed"), metadata=md(manager(store.name)), timeout=TIMEOUT
+    )
+    assert approved.state == assignment_pb2.Claim.STATE_APPROVED and approved.decided_by.startswith("staff/mgr-")
+    assert await primary_of(adb, cid) == (aid(claimant), Reason.ASSIGNMENT_REASON_CLAIM)
+
+
+async def test_claim_rejection_needs_a_note(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    holder, cid = await _held(associate_service, associate_stub, adb, store)
+    claimant = await make_associate(associate_stub, store.name)
+    claim = await associate_stub.ClaimClient(
+        api.ClaimClientRequest(claim=assignment_pb2.Claim(customer=f"customers/{cid}", reason="met her at the event")),
+        metadata=md(associate(store.name, aid(claimant))), timeout=TIMEOUT,
+    )
+    exc = await rpc_error(associate_stub.RejectClaim(
+        api.RejectClaimRequest(name=claim.name), metadata=md(manager(store.name)), timeout=TIMEOUT))
+    assert bad_fields(exc) == ["note"]
+    rejected = await associate_stub.RejectClaim(
+        api.RejectClaimRequest(name=claim.name, note="stays with her advisor"), metadata=md(manager(store.name)), timeout=TIMEOUT
+    )
+    assert rejected.state == assignment_pb2.Claim.STATE_REJECTED
+    assert (await primary_of(adb, cid))[0] == aid(holder)
+
+
+async def test_an_associate_sees_only_assignments_she_holds(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    holder, cid = await _held(associate_service, associate_stub, adb, store)
+    other = await make_associate(associate_stub, store.name)
+    name = f"customers/{cid}/assignment"
+    got = await associate_stub.GetCustomerAssignment(
+        api.GetCustomerAssignmentRequest(name=name), metadata=md(associate(store.name, aid(holder))), timeout=TIMEOUT
+    )
+    assert got.primary_associate == holder.name
+    assert await denied_reason(associate_stub.GetCustomerAssignment(
+        api.GetCustomerAssignmentRequest(name=name), metadata=md(associate(store.name, aid(other))), timeout=TIMEOUT
+    )) == "CUSTOMER_OUT_OF_SCOPE"
+
+
+async def test_a_redelivered_customer_event_changes_nothing(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    holder = await make_associate(associate_stub, store.name)
+    cid = f"c-{uid()}"
+    event = customer_created(cid, store.name, referral_code=holder.referral_code)
+    await publish(associate_service, event)
+    await _bound(adb, cid)
+    # The same event again past the stream's dedupe (another message id): the inbox holds.
+    runtime = associate_service.runtime
+    await runtime.js.publish(runtime.bus.subject(event.type), event.SerializeToString(), headers={"Nats-Msg-Id": uid()})
+    marker = f"c-{uid()}"
+    await publish(associate_service, customer_created(marker, store.name, referral_code=holder.referral_code))
+    await _bound(adb, marker)  # handled after the duplicate, on the same ordered consumer
+    got = await associate_stub.GetAssociate(api.GetAssociateRequest(name=holder.name), metadata=md(hq()), timeout=TIMEOUT)
+    assert got.book_size == 2
+    history = await (await adb.execute("SELECT count(*) FROM assignment_history WHERE customer_id = %s", (cid,))).fetchone()
+    assert history[0] == 1
+
+
+async def test_transfer_request_id_returns_the_first_result(associate_service, associate_stub, adb):
+    import uuid
+
+    store = await make_store(associate_stub)
+    holder, cid = await _held(associate_service, associate_stub, adb, store)
+    taker = await make_associate(associate_stub, store.name)
+    request = api.TransferClientRequest(
+        name=f"customers/{cid}/assignment", associate=taker.name, reason="rebalancing", request_id=str(uuid.uuid4())
+    )
+    first = await associate_stub.TransferClient(request, metadata=md(hq()), timeout=TIMEOUT)
+    again = await associate_stub.TransferClient(request, metadata=md(hq()), timeout=TIMEOUT)
+    assert again == first
+    history = await (await adb.execute("SELECT count(*) FROM assignment_history WHERE customer_id = %s", (cid,))).fetchone()
+    assert history[0] == 2
+    exc = await rpc_error(associate_stub.TransferClient(
+        api.TransferClientRequest(name=f"customers/{cid}", associate="people/x", reason=""), metadata=md(hq()), timeout=TIMEOUT
+    ))
+    assert set(bad_fields(exc)) == {"name", "associate", "reason"}

@@ -1,0 +1,76 @@
+"""Fixtures of the task / attribution / performance tests: the associate service on the real
+stack, a stub per API, a direct database connection to seed stores and assignments and to
+check what was stored."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from atelier.associate.v1 import performance_service_pb2_grpc, task_service_pb2_grpc
+from tests.conftest import start_service
+
+
+@pytest.fixture(scope="session")
+async def tasks_service(infra):
+    from services.associate.app import build
+
+    running = await start_service(build, infra.service_config("associate_tasks"))
+    yield running
+    await running.runtime.stop()
+
+
+@pytest.fixture(scope="session")
+async def task_stub(tasks_service):
+    channel = tasks_service.channel()
+    yield task_service_pb2_grpc.TaskServiceStub(channel)
+    await channel.close()
+
+
+@pytest.fixture(scope="session")
+async def performance_stub(tasks_service):
+    channel = tasks_service.channel()
+    yield performance_service_pb2_grpc.PerformanceServiceStub(channel)
+    await channel.close()
+
+
+@pytest.fixture
+async def db(tasks_service):
+    conn = await psycopg.AsyncConnection.connect(tasks_service.runtime.config.database_url, autocommit=True)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def tasks_http(tasks_service):
+    """A real uvicorn gateway in front of this session's associate service."""
+    import asyncio
+
+    import httpx
+    import uvicorn
+
+    from gateway import Settings, create_app
+    from servicekit.auth import UserTokenVerifier
+    from tests.conftest import GATEWAY_AUDIENCE, GATEWAY_ISSUER, GATEWAY_JWT_SECRET, INTERNAL_SECRET
+
+    settings = Settings(
+        internal_secret=INTERNAL_SECRET,
+        verifier=UserTokenVerifier(
+            key=GATEWAY_JWT_SECRET, algorithms=("HS256",), issuer=GATEWAY_ISSUER, audience=GATEWAY_AUDIENCE
+        ),
+        service_addresses={"associate": tasks_service.address},
+        log_level="WARNING",
+    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=15) as client:
+        yield client
+    server.should_exit = True
+    await task
