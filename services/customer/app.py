@@ -58,6 +58,6 @@ def build(config: ServiceConfig, *, tag_rules: TagRules | None = None):
         purchase_service_pb2_grpc.add_PurchaseServiceServicer_to_server(
             PurchaseServicer(runtime.engine, tag_rules), server
         )
-        timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(TimelineServicer(runtime.engine), server)
+        timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(TimelineServicer(runtime.engine, audit_writer), server)
 
     return runtime, register

@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atelier.customer.v1 import customer_pb2, interaction_pb2, timeline_service_pb2 as api, timeline_service_pb2_grpc
 from servicekit import context, names, outbox, paging
+from servicekit.audit import AuditWriter
 from servicekit.errors import AlreadyExists, Violations, invalid
 
-from . import events
+from . import audit_trail, events
 from .domain import access, interactions as rules
 from .storage import customers, interactions, mapping, purchase_mapping, purchases, timeline
 
@@ -25,8 +26,10 @@ _KINDS = {
 
 
 class TimelineServicer(timeline_service_pb2_grpc.TimelineServiceServicer):
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, audit: AuditWriter):
         self._engine = engine
+        # Reading a timeline reads personal data: audited like GetCustomer.
+        self._audit = audit
 
     async def RecordInteraction(self, request, context_):
         caller = context.principal()
@@ -84,6 +87,7 @@ class TimelineServicer(timeline_service_pb2_grpc.TimelineServiceServicer):
             if current is None:
                 raise access.missing(caller, request.parent)
             access.check_read(caller, current[0], request.parent)
+            self._audit.record(audit_trail.read_record(context_, "ListTimeline", request.parent))
             keys = await timeline.page(conn, cid, kinds, ikinds, before, size + 1)
             shown = keys[:size]
             ids = lambda k: [i for _, kind, i in shown if kind == k]  # noqa: E731

@@ -184,3 +184,20 @@ async def test_who_may_export_erase_and_read_the_trail(customer_stub, customer_s
     exc = await rpc_error(privacy.EraseCustomer(papi.EraseCustomerRequest(name=customer.name), metadata=md(hq()), timeout=TIMEOUT))
     assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
     await channel.close()
+
+
+async def test_reading_a_timeline_is_audited(customer_stub, customer_service):
+    from atelier.customer.v1 import timeline_service_pb2 as tapi, timeline_service_pb2_grpc
+
+    channel, privacy = _privacy(customer_service)
+    customer = await create(customer_stub, home_store=store_name())
+    timeline = timeline_service_pb2_grpc.TimelineServiceStub(channel)
+    await timeline.ListTimeline(tapi.ListTimelineRequest(parent=customer.name), metadata=md(hq()), timeout=TIMEOUT)
+    for _ in range(100):
+        records = await privacy.ListAuditRecords(
+            papi.ListAuditRecordsRequest(customer=customer.name), metadata=md(hq()), timeout=TIMEOUT)
+        if records.audit_records:
+            break
+        await asyncio.sleep(0.05)
+    assert [(r.action, r.resource) for r in records.audit_records] == [("ListTimeline", customer.name)]
+    await channel.close()
