@@ -70,7 +70,7 @@ class Child:
         """Spawn the process.  Call from the main thread: the die-with-parent signal is
         tied to the thread that forks."""
         self._proc = subprocess.Popen(
-            self.argv,
+            die_with_parent(self.argv, signal.SIGTERM),
             env=self.env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -78,7 +78,6 @@ class Child:
             # Own process group: a terminal Ctrl-C reaches only the supervisor, which then
             # stops children in order; and stopping the group also reaches grandchildren.
             start_new_session=True,
-            preexec_fn=die_with_parent(signal.SIGTERM),
         )
         self.started_at = time.monotonic()
         self.restart_at = None

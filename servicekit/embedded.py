@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import atexit
-import ctypes
 import os
 import shutil
 import signal
@@ -87,34 +86,19 @@ def _choose_port(port: int | None, what: str) -> int:
 
 # ----------------------------------------------------------------------- processes
 
-_PR_SET_PDEATHSIG = 1
-_libc: Any = None
-if sys.platform.startswith("linux"):
-    try:
-        # Resolved once here: the pre-exec hook must not import or allocate much,
-        # because it runs in the forked child before exec.
-        _libc = ctypes.CDLL(None, use_errno=True)
-        _libc.prctl  # noqa: B018 - fail early if missing
-    except (OSError, AttributeError):
-        _libc = None
+def die_with_parent(argv: list[str], sig: int = signal.SIGTERM) -> list[str]:
+    """`argv` wrapped so that the child receives `sig` when its parent dies.
 
-
-def die_with_parent(sig: int = signal.SIGTERM) -> Callable[[], None] | None:
-    """A ``preexec_fn`` that makes the child receive ``sig`` when its parent dies.
-
-    Linux only (returns None elsewhere).  The hook runs after ``subprocess`` has
-    switched user, which matters because a credential change clears the setting.
+    Linux only, through util-linux's `setpriv --pdeathsig` (elsewhere `argv` is returned
+    as is). Not a `preexec_fn`: running Python between fork and exec can deadlock in a
+    process that has used grpc (its at-fork handlers), and the supervisor probes health
+    over grpc before it restarts children. setpriv sets the signal after any user switch
+    `subprocess` makes, which matters because a credential change clears it.
     """
-    if _libc is None:
-        return None
-    parent = os.getpid()
-
-    def _preexec() -> None:
-        _libc.prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-        if os.getppid() != parent:  # parent died between fork and prctl
-            os.kill(os.getpid(), int(sig))
-
-    return _preexec
+    setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+    if setpriv is None:
+        return list(argv)
+    return [setpriv, f"--pdeathsig={signal.Signals(sig).name.removeprefix('SIG')}", "--", *argv]
 
 
 def stop_process(
@@ -202,12 +186,11 @@ class _ServerProcess:
         self._log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(self._log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                argv,
+                die_with_parent(argv, self._stop_signal),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in a terminal reaches the supervisor only
-                preexec_fn=die_with_parent(self._stop_signal),
                 **kwargs,
             )
         atexit.register(self.stop)
