@@ -87,6 +87,10 @@ def mint_internal_token(principal: Principal, secret: str, ttl_seconds: int = IN
 
 
 def verify_internal_token(token: str, secret: str) -> Principal:
+    return _decode_internal(token, secret)[0]
+
+
+def _decode_internal(token: str, secret: str) -> tuple[Principal, float]:
     try:
         claims = jwt.decode(
             token,
@@ -98,7 +102,29 @@ def verify_internal_token(token: str, secret: str) -> Principal:
         )
     except jwt.PyJWTError as exc:
         raise AuthError(f"invalid principal token: {exc}") from None
-    return Principal.from_claims(claims)
+    return Principal.from_claims(claims), float(claims["exp"])
+
+
+class PrincipalTokenCache:
+    """verify_internal_token with memory: the gateway reuses a principal token for many
+    calls, and an HMAC check plus claim parsing per call is a measurable share of a
+    service's CPU. A token is trusted from the cache only until its own expiry."""
+
+    def __init__(self, secret: str, max_entries: int = 10_000):
+        self._secret = secret
+        self._max = max_entries
+        self._known: dict[str, tuple[Principal, float]] = {}
+
+    def verify(self, token: str) -> Principal:
+        hit = self._known.get(token)
+        now = time.time()
+        if hit is not None and hit[1] > now:
+            return hit[0]
+        principal, expiry = _decode_internal(token, self._secret)
+        if len(self._known) >= self._max:
+            self._known.clear()  # crude but bounded; tokens are short-lived anyway
+        self._known[token] = (principal, expiry)
+        return principal
 
 
 def mint_user_token(

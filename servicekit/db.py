@@ -32,6 +32,13 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> A
     )
 
 
+def autocommit(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool, without BEGIN/ROLLBACK around each use: for reads that are a single
+    statement (or tolerate statements seeing different snapshots), it saves two round
+    trips per call. Switching a pooled psycopg connection to autocommit is client-side."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 async def ping(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as conn:

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import grpc
 
 from servicekit import context
-from servicekit.auth import PRINCIPAL_METADATA_KEY, AuthError, verify_internal_token
+from servicekit.auth import PRINCIPAL_METADATA_KEY, AuthError, PrincipalTokenCache
 from servicekit.errors import AtelierError, Unauthenticated, internal_status
 
 log = logging.getLogger("atelier.rpc")
@@ -26,26 +26,34 @@ _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
 
 class RequestContextInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, internal_secret: str):
-        self._secret = internal_secret
+        self._tokens = PrincipalTokenCache(internal_secret)
+        # Handlers are static per method, so each is wrapped once, not on every call.
+        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
 
     async def intercept_service(self, continuation, handler_call_details):
-        handler = await continuation(handler_call_details)
         method = handler_call_details.method
-        if handler is None or method.startswith(_OPEN_PREFIXES):
-            return handler
-        metadata = {k: v for k, v in (handler_call_details.invocation_metadata or ())}
-        return _wrap(handler, lambda ctx: self._enter(ctx, method, metadata), method)
+        if method in self._wrapped:
+            return self._wrapped[method]
+        handler = await continuation(handler_call_details)
+        if handler is not None and not method.startswith(_OPEN_PREFIXES):
+            handler = _wrap(handler, self._enter, method)
+        self._wrapped[method] = handler
+        return handler
 
-    def _enter(self, ctx: grpc.aio.ServicerContext, method: str, metadata: dict) -> None:
-        token = metadata.get(PRINCIPAL_METADATA_KEY, "")
-        request_id = metadata.get("x-request-id") or str(uuid.uuid4())
+    def _enter(self, ctx: grpc.aio.ServicerContext) -> None:
+        token, request_id = "", ""
+        for key, value in ctx.invocation_metadata() or ():
+            if key == PRINCIPAL_METADATA_KEY:
+                token = value
+            elif key == "x-request-id":
+                request_id = value
         principal = None
         if token:
             try:
-                principal = verify_internal_token(token, self._secret)
+                principal = self._tokens.verify(token)
             except AuthError as exc:
                 raise Unauthenticated(str(exc), reason="BAD_PRINCIPAL_TOKEN") from None
-        context.set_caller(principal, token, request_id)
+        context.set_caller(principal, token, request_id or str(uuid.uuid4()))
 
 
 def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.RpcMethodHandler:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api, customer_service_pb2_grpc
-from servicekit import context, idempotency, names, outbox, paging
+from servicekit import context, db, idempotency, names, outbox, paging
 from servicekit.audit import AuditWriter
 from servicekit.errors import Aborted, Violations, invalid
 
@@ -28,6 +28,8 @@ MAX_NOTE = 4000
 class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.CustomerServiceServicer):
     def __init__(self, engine: AsyncEngine, tag_rules: TagRules | None = None, audit: AuditWriter | None = None):
         self._engine = engine
+        # Hot reads run in autocommit: one round trip instead of BEGIN, SELECT, ROLLBACK.
+        self._reader = db.autocommit(engine)
         # Day counts of the time-based computed tags, derived when a customer is read.
         self._tag_rules = tag_rules or TagRules()
         # Reads of personal data are audited off the request path (servicekit.audit).
@@ -38,7 +40,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
     async def GetCustomer(self, request, context_):
         caller = context.principal()
         cid = names.parse(request.name, "customers", "name")
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             row = await customers.get(conn, cid)
             if row is None:
                 # A customer merged into another answers with the survivor.
@@ -56,7 +58,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
         flt = filters.parse(request.filter)
         scope = access.scope(caller)
         after = paging.decode(request.page_token, request.filter, shape=(datetime, str))
-        async with self._engine.connect() as conn:
+        async with self._reader.connect() as conn:
             rows = await customers.list_page(conn, flt, scope, after, size + 1)
         response = api.ListCustomersResponse(customers=[mapping.customer(r, self._tag_rules) for r in rows[:size]])
         if len(rows) > size:
