@@ -20,6 +20,12 @@ def test_cached_principal_is_trusted_only_until_the_token_expires(monkeypatch):
     assert cache.verify(token) == principal  # from memory
     now = time.time()
     monkeypatch.setattr(auth.time, "time", lambda: now + 3600)
+
+    def expired(token, secret):
+        raise AuthError("invalid principal token: Signature has expired")
+
+    # Past its expiry the cached entry is not used: the token is decoded (and refused) again.
+    monkeypatch.setattr(auth, "_decode_internal", expired)
     with pytest.raises(AuthError):
         cache.verify(token)
 
