@@ -96,12 +96,12 @@ class EventConsumer:
             while not stop.is_set():
                 try:
                     messages = await sub.fetch(self._batch, timeout=1.0)
-                except NatsTimeoutError:
-                    continue
+                except (NatsTimeoutError, asyncio.TimeoutError):
+                    continue  # nothing to do within the fetch window
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:
-                    log.warning("fetch on %s failed: %s", self.durable, exc)
+                    log.warning("fetch on %s failed: %r", self.durable, exc)
                     await asyncio.sleep(1.0)
                     continue
                 for msg in messages:
