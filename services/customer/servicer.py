@@ -109,11 +109,13 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
                 if first is not None:
                     return customer_pb2.Customer.FromString(first)
             cid = request.customer_id or names.new_id()
-            await customers.insert(conn, cid, values, request.customer.referral_code, profile.search_text(values))
+            row = await customers.insert(
+                conn, cid, values, request.customer.referral_code, profile.search_text(values)
+            )
             holder = access.provisional_holder(caller)
             if holder:
                 await assignments.hold_provisionally(conn, cid, holder)
-            created = mapping.customer(await customers.get(conn, cid), self._tag_rules)
+            created = mapping.customer(row, self._tag_rules)
             await outbox.record(conn, events.created(created, caller.subject))
             if request.request_id:
                 await idempotency.remember(conn, "CreateCustomer", request.request_id, created)

@@ -80,3 +80,14 @@ def search_query(raw: str) -> str:
     if _PHONE_LIKE.match(query):
         return re.sub(r"[^\d]", "", query)
     return query
+
+
+def search_shape(query: str) -> str:
+    """Which path a normalised search query takes: "phone" (digits only, as search_query
+    leaves a phone fragment), "contact" (an e-mail or a local part: an "@", or a dot in a
+    single word) or "name"."""
+    if query.isdigit():
+        return "phone"
+    if "@" in query or ("." in query and " " not in query):
+        return "contact"
+    return "name"

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servicekit.errors import AlreadyExists
 
+from ..domain import contacts
 from ..domain.access import Reach, Scope
 from ..domain.filters import CustomerFilter
 from ..domain.profile import ContactPoint
@@ -118,7 +119,7 @@ _INSERT = sa.text(
     VALUES (:id, :given_name, :family_name, :preferred_name, :locale, :home_store, :tier,
             :referral_code, :preferences, :important_dates, :tags, :search_text)
     ON CONFLICT (id) DO NOTHING
-    RETURNING id
+    RETURNING id, version, create_time, update_time
     """
 ).bindparams(
     sa.bindparam("preferences", type_=JSONB),
@@ -127,7 +128,11 @@ _INSERT = sa.text(
 )
 
 
-async def insert(conn: AsyncConnection, customer_id: str, values: dict[str, Any], referral_code: str, search_text: str) -> None:
+async def insert(
+    conn: AsyncConnection, customer_id: str, values: dict[str, Any], referral_code: str, search_text: str
+) -> CustomerRow:
+    """Insert a new customer; returns her row as stored, built from what was written (no
+    re-read: a fresh customer has no consents, purchases or computed tags yet)."""
     params = {
         "id": customer_id,
         "given_name": values.get("given_name", ""),
@@ -142,13 +147,35 @@ async def insert(conn: AsyncConnection, customer_id: str, values: dict[str, Any]
         "tags": values.get("tags", []),
         "search_text": search_text,
     }
-    if (await conn.execute(_INSERT, params)).first() is None:
+    stored = (await conn.execute(_INSERT, params)).first()
+    if stored is None:
         raise AlreadyExists(
             f"customers/{customer_id} already exists",
             reason="CUSTOMER_EXISTS",
             metadata={"resource": f"customers/{customer_id}"},
         )
-    await replace_contact_points(conn, customer_id, values.get("contact_points", []), fresh=True)
+    points = values.get("contact_points", [])
+    await replace_contact_points(conn, customer_id, points, fresh=True)
+    return CustomerRow(
+        id=customer_id,
+        given_name=params["given_name"],
+        family_name=params["family_name"],
+        preferred_name=params["preferred_name"],
+        locale=params["locale"],
+        home_store=params["home_store"],
+        tier=params["tier"],
+        referral_code=referral_code,
+        preferences=params["preferences"],
+        important_dates=params["important_dates"],
+        tags=params["tags"],
+        version=stored.version,
+        create_time=stored.create_time,
+        update_time=stored.update_time,
+        contacts=[[p.kind, p.value, p.primary] for p in points],
+        consents=[],
+        purchase_stats=[],
+        computed_tags=[],
+    )
 
 
 _DELETE_CONTACTS = sa.text("DELETE FROM contact_points WHERE customer_id = :id")
@@ -293,22 +320,86 @@ async def list_page(
     return [_row(r) for r in rows]
 
 
-_SEARCH = """
-SELECT m.id, m.score FROM (
-    SELECT c.id,
-           GREATEST(word_similarity(:q, c.search_text),
-                    CASE WHEN strpos(c.search_text, :q) > 0 THEN 0.95 ELSE 0 END) AS score
-    FROM customers c
-    WHERE (c.search_text LIKE :like OR :q <% c.search_text) {scope}
-) m
-ORDER BY m.score DESC, m.id
+# How well a candidate matches, whichever path found it: the best word run of the search
+# text, and 0.95 for a row holding the query verbatim (an e-mail or phone fragment).
+_SCORE = (
+    "GREATEST(word_similarity(:q, c.search_text), CASE WHEN strpos(c.search_text, :q) > 0 THEN 0.95 ELSE 0 END)"
+)
+# Must stay identical to the expression of the customers_search_names index (migration 0303).
+_NAMES = "lower(c.given_name || ' ' || c.family_name || ' ' || c.preferred_name)"
+
+# Names, nearest first on the GiST index: a common or two-letter name ("Ma", "Yu") stops
+# after `limit` rows instead of scoring the tens of thousands that share its trigrams, and
+# `<%` prunes the walk for a name nobody has.
+_BY_NAME = f"""
+SELECT c.id, {_SCORE} AS score FROM customers c
+WHERE :q <% {_NAMES} {{scope}}
+ORDER BY :q <<-> {_NAMES}
 LIMIT :limit
 """
+# Rows holding the query verbatim all score ≥ 0.95, so a few of them are enough to fill a
+# page: no ORDER BY, the scan stops at :probe.
+_VERBATIM = f"""
+SELECT c.id, {_SCORE} AS score FROM customers c
+WHERE c.search_text LIKE :like {{scope}}
+LIMIT :probe
+"""
+# A whole e-mail / phone number or its leading part, on contact_points' prefix index.
+_BY_CONTACT = f"""
+SELECT c.id, {_SCORE} AS score FROM customers c
+WHERE c.id IN (SELECT p.customer_id FROM contact_points p
+               WHERE p.kind = ANY(:kinds) AND p.value LIKE :prefix LIMIT :probe) {{scope}}
+"""
+# Verbatim or fuzzy over the whole search text: for phone fragments (digit trigrams are
+# selective, and "06 12 34 56 78" must find +33612345678) and for an associate's own
+# clients, read first and scored — a few hundred rows — rather than walked for in the
+# whole table.
+_FUZZY = f"""
+SELECT c.id, {_SCORE} AS score FROM {{source}}
+WHERE (c.search_text LIKE :like OR :q <% c.search_text) {{scope}}
+ORDER BY score DESC, c.id
+LIMIT :limit
+"""
+_MINE = (
+    "(SELECT customer_id FROM customer_assignments WHERE associate_id = :scope_associate OFFSET 0) mine "
+    "JOIN customers c ON c.id = mine.customer_id"
+)
+_ALL_KINDS = [k for k in contacts.Kind.values() if k != 0]
+_PHONE_KINDS = [contacts.Kind.CONTACT_KIND_PHONE, contacts.Kind.CONTACT_KIND_WHATSAPP]
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 async def search(conn: AsyncConnection, query: str, scope: Scope, limit: int) -> list[tuple[str, float]]:
-    like = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    params = {"q": query, "like": like, "limit": limit}
-    clause = "".join(f" AND {w}" for w in _scope_clause(scope, params))
-    rows = (await conn.execute(sa.text(_SEARCH.format(scope=clause)), params)).all()
-    return [(r.id, float(r.score)) for r in rows]
+    """The `limit` best matches in the caller's scope as (id, score in 0..1), best first."""
+    params: dict = {"q": query, "like": f"%{_like(query)}%", "limit": limit, "probe": 4 * limit}
+    shape = contacts.search_shape(query)
+
+    async def run(statement: str, source: str = "customers c", where: list[str] | None = None) -> list:
+        where = _scope_clause(scope, params) if where is None else where
+        clause = "".join(f" AND {w}" for w in where)
+        return (await conn.execute(sa.text(statement.format(scope=clause, source=source)), params)).all()
+
+    if scope.associate is not None:
+        params.update(scope_associate=scope.associate, store=scope.store)
+        rows = await run(_FUZZY, _MINE, ["c.home_store = :store"] if scope.store is not None else [])
+    elif shape == "phone":
+        rows = await run(_FUZZY)
+    elif shape == "contact":
+        params.update(kinds=_ALL_KINDS, prefix=f"{_like(query)}%")
+        rows = await run(_BY_CONTACT)
+        if len(rows) < limit and len(query) >= 3:
+            rows += await run(_VERBATIM)
+    else:
+        rows = await run(_BY_NAME)
+        # Verbatim holders (a surname's prefix, an e-mail fragment) outrank fuzzy names;
+        # below three letters there is no trigram to find them by, and a word start is
+        # what a two-letter query means.
+        if len(query) >= 3 and (len(rows) < limit or min(float(r.score) for r in rows) < 0.95):
+            rows += await run(_VERBATIM)
+    best: dict[str, float] = {}
+    for r in rows:
+        best[r.id] = max(best.get(r.id, 0.0), float(r.score))
+    return sorted(best.items(), key=lambda item: (-item[1], item[0]))[:limit]
