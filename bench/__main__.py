@@ -4,7 +4,8 @@ built from the same stack, measured in one run on this machine.
     .venv/bin/python -m bench [--customers 100000] [--quick] [--concurrency 16]
                               [--duration 10] [--warmup 2] [--queries 600] [--rounds 1]
                               [--breakdown] [--generator auto|python] [--profile DIR]
-                              [--output PATH] [--keep]
+                              [--output PATH] [--keep] [--import-customers N]
+                              [--skip-associate] [--skip-customer-data]
 
 It starts its own PostgreSQL and nats-server (embedded, in a temp dir) unless
 ATELIER_BENCH_DATABASE_URL (admin URL) / ATELIER_BENCH_NATS_URL name servers to use, then
@@ -15,7 +16,11 @@ runs every server under test as a process of its own:
   (b) GetCustomer over gRPC against the customer service (h2load, as a1);
   (c) GET /v1/customers/{id} through the gateway (wrk, as a2);
   (d) POST /v1/customers through the gateway, a unique customer per request (wrk, as a3);
-  (e) SearchCustomers latency over N seeded customers, sequential calls.
+  (e) SearchCustomers latency over N seeded customers, sequential calls;
+  (f) ImportCustomers rows/s against a raw COPY ceiling (a4) measured in the same run, and
+  (g) StreamCustomers clients/s and the server's peak memory (bench.customer_data, issue 3);
+  (h) hand-over of a 10,000-client book and (i) ListClientBook p99 for a 2,000-client book
+      (bench.associate_bench, issue 4) — each on a database of its own on the same servers.
 
 Prints a table and writes bench/results.json (machine, versions, parameters, results,
 and for every measure the CPU each process used, so a run disturbed by other work on the
@@ -40,7 +45,7 @@ import psycopg
 from atelier.customer.v1 import customer_service_pb2 as api, customer_service_pb2_grpc
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Principal, Role, mint_internal_token, mint_user_token
 
-from . import cpu, generators, infra as infra_mod, processes, profile, report, search, seeding
+from . import cpu, generators, infra as infra_mod, processes, profile, report, scale, search, seeding
 from .echo import ECHO_METHOD
 from .generators import GeneratorError, LoadResult
 from .report import Row, ratio_row
@@ -69,7 +74,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="also measure the gRPC echo behind the services' interceptors (where b's gap starts)",
     )
-    p.add_argument("--rounds", type=int, default=1, help="repeat each ceiling/measure pair N times, keep the best (default 1)")
+    p.add_argument("--rounds", type=int, default=1, help="repeat each ceiling/measure pair N (≤ 5) times, keep the best (default 1)")
     p.add_argument(
         "--generator",
         choices=("auto", "python"),
@@ -79,14 +84,27 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the servers under load; collapsed stacks to DIR")
     p.add_argument("--output", type=Path, help="results file (default bench/results.json; a --profile run writes none unless given)")
     p.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, embedded data)")
+    p.add_argument(
+        "--import-customers", type=int, metavar="N",
+        help=f"rows imported then streamed for (f)/(g) (default {scale.DEFAULT_IMPORT_CUSTOMERS:,}; quick "
+             f"{scale.QUICK_IMPORT_CUSTOMERS:,}; issue 3 asks for {scale.ISSUE_IMPORT_CUSTOMERS:,}, "
+             "which takes over ten minutes on 2 cores)",
+    )  # fmt: skip
+    p.add_argument("--skip-associate", action="store_true", help="skip (h)/(i): hand-over and client book")
+    p.add_argument("--skip-customer-data", action="store_true", help="skip (a4)/(f)/(g): import and streaming")
     args = p.parse_args(argv)
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.warmup = args.warmup if args.warmup is not None else (1.0 if args.quick else 2.0)
     args.queries = args.queries or (150 if args.quick else 600)
+    args.import_default = args.import_customers is None
+    if args.import_customers is None:
+        args.import_customers = scale.QUICK_IMPORT_CUSTOMERS if args.quick else scale.DEFAULT_IMPORT_CUSTOMERS
+    if args.import_customers < 1000:
+        p.error("--import-customers must be at least 1000")
     if args.customers < 100:
         p.error("--customers must be at least 100")
-    if args.rounds < 1:
-        p.error("--rounds must be at least 1")
+    if not 1 <= args.rounds <= 5:
+        p.error("--rounds must be 1 to 5")
     if args.concurrency < 1:
         p.error("--concurrency must be at least 1")
     return args
@@ -128,8 +146,11 @@ class Bench:
         return "forced by --generator python" if self.args.generator == "python" else f"FALLBACK: {tool} not found"
 
     def next_run_digit(self) -> int:
+        """One digit of the phone numbers a create run sends: ten runs against one database."""
         digit = self._run_digit
-        self._run_digit = (self._run_digit + 1) % 10
+        if digit > 9:
+            raise RuntimeError("more than ten create runs against one database would repeat phone numbers")
+        self._run_digit += 1
         return digit
 
     def profile_during(self, pids: dict[str, int], label: str) -> None:
@@ -165,11 +186,12 @@ class Bench:
             url, headers, concurrency=a.concurrency, duration=a.duration, warmup=a.warmup, why=self.fallback_why("wrk")
         )
 
-    def http_create(self, url: str, tag: str) -> LoadResult:
-        """POST a unique customer body per request (run digits keep every run's bodies apart)."""
+    def http_create(self, url: str, tag: str, *, stored: bool) -> LoadResult:
+        """POST a unique customer body per request; run digits keep the bodies of every run
+        that stores customers apart (the echo stores nothing, so it reuses digit 0)."""
         a = self.args
         headers = self.bearer()
-        warm_run, run = self.next_run_digit(), self.next_run_digit()
+        warm_run, run = (self.next_run_digit(), self.next_run_digit()) if stored else (0, 0)
         if self.wrk:
             script = generators.wrk_create_script(headers, tag)
             return generators.run_wrk(
@@ -213,6 +235,9 @@ class Bench:
                 msg = "--generator python: gRPC measures use the Python grpc.aio generator (FLAGGED)"
             say("NOTE: " + msg)
             self.notes.append(msg)
+        for msg in self.scale_notes():
+            say("NOTE: " + msg)
+            self.notes.append(msg)
 
         say("starting PostgreSQL and NATS …")
         with infra_mod.provide(keep_dir=a.keep) as infra:
@@ -224,6 +249,7 @@ class Bench:
             finally:
                 say("stopping servers …")
                 procs.stop_all()
+            self._run_scale(infra)
             pg_version = infra.postgres_version()
             nats_version = infra.nats_version()
             infra_info = {
@@ -302,12 +328,12 @@ class Bench:
         before = self.count_customers(infra)
         create_pairs = [
             ("a3", f"HTTP→gRPC echo POST (ceiling) [{http_gen}]", {"http-echo": http_echo.pid},
-             lambda: self.load_row("a3", "HTTP→gRPC echo, POST (ceiling)", self.http_create(f"{http_echo.address}/echo", tag))),
+             lambda: self.load_row("a3", "HTTP→gRPC echo, POST (ceiling)", self.http_create(f"{http_echo.address}/echo", tag, stored=False))),
         ]  # fmt: skip
         if gateway is not None:
             create_pairs.append(
                 ("d", "POST /v1/customers through the gateway", {"gateway": gateway.pid, "customer": customer.pid},
-                 lambda: self.load_row("d", "create customer via gateway", self.http_create(f"{gateway.address}/v1/customers", tag)))
+                 lambda: self.load_row("d", "create customer via gateway", self.http_create(f"{gateway.address}/v1/customers", tag, stored=True)))
             )  # fmt: skip
         self.run_rounds(create_pairs)
         if gateway is not None:
@@ -323,6 +349,55 @@ class Bench:
             else:
                 self.rows[key] = self.unavailable(key, {"c": "GET customer via gateway", "d": "create customer via gateway"}[key],
                                                   why_not, ceiling, TARGETS[key])  # fmt: skip
+
+    def scale_notes(self) -> list[str]:
+        a = self.args
+        notes = []
+        if not a.skip_customer_data and a.import_customers < scale.ISSUE_IMPORT_CUSTOMERS:
+            why = "(--quick)" if a.quick and a.import_default else ("by default: a full run would exceed ~10 minutes on 2 cores"
+                                                                      if a.import_default else "(--import-customers)")  # fmt: skip
+            notes.append(
+                f"import/stream (f, g) use {a.import_customers:,} customers {why}; issue 3's figure is "
+                f"{scale.ISSUE_IMPORT_CUSTOMERS:,}: make bench ARGS='--import-customers {scale.ISSUE_IMPORT_CUSTOMERS}'"
+            )
+        if a.customers < 1_000_000:
+            notes.append(
+                f"search (e) runs over {a.customers:,} customers (issue 2); issue 3 also asks for search p99 at "
+                "1,000,000: make bench ARGS='--customers 1000000'"
+            )
+        return notes
+
+    def _run_scale(self, infra: infra_mod.Infra) -> None:
+        """(a4)/(f)/(g) and (h)/(i) on the run's PostgreSQL and NATS, once the servers of (a)-(e) are stopped."""
+        a = self.args
+        if a.skip_associate:
+            self.rows.update(scale.skipped_rows("--skip-associate", ("h", "i")))
+        else:
+            say(f"(h)/(i) associate service: hand-over of a {scale.BOOK:,}-client book, ListClientBook over "
+                f"{scale.QUERY_BOOK:,} clients …")  # fmt: skip
+            rows, detail = scale.associate_rows(infra.admin_url, infra.nats_url, infra.pids, OTHER_LOAD_WARNING)
+            self.add_scale_rows(rows, detail, "associate")
+        if a.skip_customer_data:
+            self.rows.update(scale.skipped_rows("--skip-customer-data", ("a4", "f", "g", "g-rss")))
+        else:
+            say(f"(a4)/(f)/(g) customer service: COPY ceiling, ImportCustomers and StreamCustomers of "
+                f"{a.import_customers:,} customers …")  # fmt: skip
+            rows, detail = scale.customer_data_rows(
+                infra.admin_url, infra.nats_url, a.import_customers, infra.pids, OTHER_LOAD_WARNING
+            )
+            self.add_scale_rows(rows, detail, "customer_data")
+
+    def add_scale_rows(self, rows: dict[str, Row], detail: dict, name: str) -> None:
+        for key, row in rows.items():
+            row.detail = {}  # the module's figures go once into details, not into every row
+            self.rows[key] = row
+            say(f"    ({row.key}) {row.measure.strip()}: {report.format_value(row)}"
+                + (f" — {row.note}" if row.note else ""))  # fmt: skip
+        if detail.get("cpu"):
+            for row in rows.values():
+                row.detail["cpu"] = detail["cpu"]
+            say("    " + cpu.describe(detail["cpu"]) + " (whole module)")
+        self.details[name] = detail
 
     def run_rounds(self, measures) -> None:
         rounds: dict[str, list[Row]] = {}
@@ -489,7 +564,8 @@ class Bench:
 
     def finish(self, pg_version: str, nats_version: str, infra_info: dict, elapsed: float) -> None:
         a = self.args
-        ordered = [self.rows[k] for k in ("a1", "a1i", "b", "a2", "c", "a3", "d", "e50", "e", "e-name", "e-email", "e-phone") if k in self.rows]
+        ordered = [self.rows[k] for k in ("a1", "a1i", "b", "a2", "c", "a3", "d", "e50", "e", "e-name", "e-email", "e-phone",
+                                    "a4", "f", "g", "g-rss", "h", "i") if k in self.rows]
         say("")
         say(report.table(ordered))
         if self.notes:
@@ -520,6 +596,9 @@ class Bench:
                 "infra": infra_info,
                 "principal": "hq (every store: no store filter in search)",
                 "profiled": bool(a.profile),
+                "import_customers": None if a.skip_customer_data else a.import_customers,
+                "associate_book": None if a.skip_associate else scale.BOOK,
+                "associate_query_book": None if a.skip_associate else scale.QUERY_BOOK,
                 "elapsed_s": round(elapsed, 1),
             },
             "targets": {
@@ -527,6 +606,10 @@ class Bench:
                 "c": "GET through the gateway ≥ 60 % of the HTTP→gRPC echo (a2)",
                 "d": "create through the gateway ≥ 40 % of the HTTP→gRPC echo (a3, POST)",
                 "e": f"search p99 ≤ {SEARCH_P99_MS:g} ms",
+                "f": "ImportCustomers ≥ 40 % of the raw COPY ceiling (a4) — issue 3",
+                "g": "StreamCustomers ≥ 50,000 clients/s, server peak memory < 300 MB — issue 3",
+                "h": "hand-over of a 10,000-client book ≤ 10 s, every event published — issue 4",
+                "i": "ListClientBook p99 ≤ 30 ms for a 2,000-client book — issue 4",
             },
             "results": {k: r.as_dict() for k, r in self.rows.items()},
             "details": self.details,

@@ -33,6 +33,14 @@ def _tree_cpu(pid: int, with_children: bool) -> dict[int, float]:
             out[p.pid] = t.user + t.system
         except psutil.Error:
             pass
+    if with_children:
+        # Backends that exit during a measure (a connection closed) leave the tree; their
+        # CPU moves to the parent's reaped-children times, kept under the negative pid.
+        try:
+            t = root.cpu_times()
+            out[-pid] = t.children_user + t.children_system
+        except psutil.Error:
+            pass
     return out
 
 
@@ -70,6 +78,11 @@ class CpuMeter:
         for name, now in after.items():
             before = self._procs0.get(name, {})
             procs[name] = sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in now.items())
+            if name in self.TREES:
+                # What exited backends had used before the measure is inside their parent's
+                # reaped-children time now, so it is not this measure's.
+                gone = sum(cpu for pid, cpu in before.items() if pid > 0 and pid not in now)
+                procs[name] = max(0.0, procs[name] - gone)
         # The bench process itself: the search client, the Python fallbacks' parent.
         procs["bench"] = _own_seconds() - self._self0
         ours = sum(procs.values()) + gen

@@ -30,7 +30,7 @@ class Row:
         return {
             "key": self.key,
             "measure": self.measure,
-            "value": None if self.value is None else round(self.value, 3 if self.unit == "ms" else 1),
+            "value": None if self.value is None else round(self.value, 3 if self.unit in ("ms", "s") else 1),
             "unit": self.unit,
             "generator": self.generator,
             "ratio_to_ceiling": None if self.ratio is None else round(self.ratio, 3),
@@ -94,10 +94,16 @@ def package_versions() -> dict:
     return out
 
 
-def _fmt_value(row: Row) -> str:
+def format_value(row: Row) -> str:
     if row.value is None:
         return "—"
-    return f"{row.value:,.0f} req/s" if row.unit == "req/s" else f"{row.value:.1f} ms"
+    if row.unit == "ms":
+        return f"{row.value:.1f} ms"
+    if row.unit == "s":
+        return f"{row.value:.2f} s"
+    if row.unit == "MB":
+        return f"{row.value:.0f} MB"
+    return f"{row.value:,.0f} {row.unit}"
 
 
 def cpu_ms_per_request(row: Row) -> float | None:
@@ -126,7 +132,7 @@ def table(rows: list[Row]) -> str:
         ratio = f"{r.ratio:.0%} of {r.versus}" if r.ratio is not None else ("ceiling" if r.key.startswith("a") else "")
         met = "—" if r.met is None else ("yes" if r.met else "NO")
         per_req = cpu_ms_per_request(r)
-        body.append((r.key, r.measure, _fmt_value(r), ratio, r.target, met, r.generator,
+        body.append((r.key, r.measure, format_value(r), ratio, r.target, met, r.generator,
                      f"{per_req:.2f} ms" if per_req else "", _cpu(r)))  # fmt: skip
     widths = [max(len(str(x[i])) for x in [header, *body]) for i in range(len(header))]
     fmt = "  ".join(f"{{:<{w}}}" for w in widths)

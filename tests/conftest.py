@@ -9,6 +9,7 @@ stream (unique names per run) and dropping them at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import tempfile
@@ -195,8 +196,11 @@ def bearer(role: str, store: str = "", associate_id: str = "", subject: str = ""
     return {"authorization": f"Bearer {token}"}
 
 
-@pytest.fixture(scope="session")
-async def http_base_url(customer_service):
+@contextlib.asynccontextmanager
+async def running_gateway(service_addresses: dict[str, str]):
+    """A real gateway (uvicorn on port 0) in front of the given services; yields an httpx
+    client on its base URL."""
+    import httpx
     import uvicorn
 
     from gateway import Settings, create_app
@@ -207,16 +211,25 @@ async def http_base_url(customer_service):
         verifier=UserTokenVerifier(
             key=GATEWAY_JWT_SECRET, algorithms=("HS256",), issuer=GATEWAY_ISSUER, audience=GATEWAY_AUDIENCE
         ),
-        service_addresses={"customer": customer_service.address},
+        service_addresses=service_addresses,
         log_level="WARNING",
     )
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=15) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def http_base_url(customer_service):
+    async with running_gateway({"customer": customer_service.address}) as client:
+        yield str(client.base_url).rstrip("/")

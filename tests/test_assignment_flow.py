@@ -8,15 +8,14 @@ import asyncio
 import uuid
 
 import grpc
-import httpx
 import pytest
 from google.protobuf import field_mask_pb2
 
 from atelier.associate.v1 import associate_pb2, associate_service_pb2 as aapi, associate_service_pb2_grpc, store_pb2
 from atelier.customer.v1 import customer_pb2, customer_service_pb2 as capi
 from tests.conftest import (
-    GATEWAY_AUDIENCE, GATEWAY_ISSUER, GATEWAY_JWT_SECRET, INTERNAL_SECRET, associate, bearer, hq, manager, metadata_for,
-    start_service,
+    associate, bearer, hq, manager, metadata_for,
+    running_gateway, start_service,
 )
 
 TIMEOUT = 10
@@ -63,28 +62,8 @@ async def associates(infra, flow_bus):
 
 @pytest.fixture(scope="module")
 async def gateway(customer_service, associates):
-    import uvicorn
-
-    from gateway import Settings, create_app
-    from servicekit.auth import UserTokenVerifier
-
-    settings = Settings(
-        internal_secret=INTERNAL_SECRET,
-        verifier=UserTokenVerifier(key=GATEWAY_JWT_SECRET, algorithms=("HS256",), issuer=GATEWAY_ISSUER, audience=GATEWAY_AUDIENCE),
-        service_addresses={"customer": customer_service.address, "associate": associates.address},
-        log_level="WARNING",
-    )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=15) as client:
+    async with running_gateway({"customer": customer_service.address, "associate": associates.address}) as client:
         yield client
-    server.should_exit = True
-    await task
 
 
 def uid() -> str:

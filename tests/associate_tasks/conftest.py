@@ -46,31 +46,7 @@ async def db(tasks_service):
 @pytest.fixture(scope="session")
 async def tasks_http(tasks_service):
     """A real uvicorn gateway in front of this session's associate service."""
-    import asyncio
+    from tests.conftest import running_gateway
 
-    import httpx
-    import uvicorn
-
-    from gateway import Settings, create_app
-    from servicekit.auth import UserTokenVerifier
-    from tests.conftest import GATEWAY_AUDIENCE, GATEWAY_ISSUER, GATEWAY_JWT_SECRET, INTERNAL_SECRET
-
-    settings = Settings(
-        internal_secret=INTERNAL_SECRET,
-        verifier=UserTokenVerifier(
-            key=GATEWAY_JWT_SECRET, algorithms=("HS256",), issuer=GATEWAY_ISSUER, audience=GATEWAY_AUDIENCE
-        ),
-        service_addresses={"associate": tasks_service.address},
-        log_level="WARNING",
-    )
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=15) as client:
+    async with running_gateway({"associate": tasks_service.address}) as client:
         yield client
-    server.should_exit = True
-    await task

@@ -116,3 +116,20 @@ def test_search_terms_add_phones_without_plus():
 )
 def test_search_query_normalisation(raw, expected):
     assert contacts.search_query(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "shape"),
+    [
+        ("06 12 34 56 78", "phone"),
+        ("+33 6 12", "phone"),
+        ("Tsu@iCloud.com", "contact"),
+        ("li.wei", "contact"),
+        ("@gmail", "contact"),
+        ("Ma", "name"),
+        ("isla williams", "name"),
+        ("st. john", "name"),  # a dot between words is an abbreviation, not an address
+    ],
+)
+def test_search_shape(raw, shape):
+    assert contacts.search_shape(contacts.search_query(raw)) == shape
