@@ -360,12 +360,15 @@ WHERE (c.search_text LIKE :like OR :q <% c.search_text) {{scope}}
 ORDER BY score DESC, c.id
 LIMIT :limit
 """
+# MATERIALIZED: otherwise the planner reads the trigram index for the whole table and
+# joins, which costs what an unscoped search does.
 _MINE = (
-    "(SELECT customer_id FROM customer_assignments WHERE associate_id = :scope_associate OFFSET 0) mine "
-    "JOIN customers c ON c.id = mine.customer_id"
+    "(WITH mine AS MATERIALIZED (SELECT c.id, c.home_store, c.search_text FROM customer_assignments ca"
+    " JOIN customers c ON c.id = ca.customer_id WHERE ca.associate_id = :scope_associate) SELECT * FROM mine) c"
 )
+_NO_BITMAP = sa.text("SET LOCAL enable_bitmapscan = off")
+_BITMAP = sa.text("SET LOCAL enable_bitmapscan = on")
 _ALL_KINDS = [k for k in contacts.Kind.values() if k != 0]
-_PHONE_KINDS = [contacts.Kind.CONTACT_KIND_PHONE, contacts.Kind.CONTACT_KIND_WHATSAPP]
 
 
 def _like(text: str) -> str:
@@ -393,12 +396,19 @@ async def search(conn: AsyncConnection, query: str, scope: Scope, limit: int) ->
         if len(rows) < limit and len(query) >= 3:
             rows += await run(_VERBATIM)
     else:
-        rows = await run(_BY_NAME)
-        # Verbatim holders (a surname's prefix, an e-mail fragment) outrank fuzzy names;
-        # below three letters there is no trigram to find them by, and a word start is
-        # what a two-letter query means.
-        if len(query) >= 3 and (len(rows) < limit or min(float(r.score) for r in rows) < 0.95):
-            rows += await run(_VERBATIM)
+        # A name held verbatim scores ≥ 0.95, so when at least a page but fewer than
+        # :probe rows hold it (the trigram index finds them), they are the page and
+        # nothing is walked; when more hold it, the nearest-first walk finds the whole
+        # words among them (1.0) in a few pages of the index. Below
+        # three letters there is no trigram to find them by, and a word start is what a
+        # two-letter query means.
+        rows = await run(_VERBATIM) if len(query) >= 3 else []
+        if len(rows) < limit or len(rows) == params["probe"]:
+            # Nearest first, with `<%` pruning the walk: a bitmap scan would read every
+            # row sharing the trigrams, and the planner cannot tell which is cheaper.
+            await conn.execute(_NO_BITMAP)
+            rows += await run(_BY_NAME)
+            await conn.execute(_BITMAP)
     best: dict[str, float] = {}
     for r in rows:
         best[r.id] = max(best.get(r.id, 0.0), float(r.score))
