@@ -24,65 +24,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import secrets
-import socket
 import subprocess
-import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import grpc
 import psycopg
-from psycopg import sql
 
 from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api, customer_service_pb2_grpc, segment_pb2
+from bench.sandbox import service_sandbox
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Principal, Role, mint_internal_token
-from servicekit.embedded import EmbeddedNats, EmbeddedPostgres, ensure_database
 
 IMPORT_SHARE_TARGET = 0.40
 STREAM_RATE_TARGET = 50_000
 STREAM_RSS_TARGET_MB = 300
 STORE = "stores/bench-import"
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serving(address: str) -> bool:
-    from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-    try:
-        with grpc.insecure_channel(address) as channel:
-            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=""), timeout=1)
-        return reply.status == health_pb2.HealthCheckResponse.SERVING
-    except grpc.RpcError:
-        return False
-
-
-def _start_service(database_url: str, nats_url: str, secret: str, run_id: str, log: Path) -> tuple[subprocess.Popen, str]:
-    address = f"127.0.0.1:{_free_port()}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "OTEL_"))}
-    env.update(
-        PYTHONUNBUFFERED="1", ATELIER_DATABASE_URL=database_url, ATELIER_NATS_URL=nats_url,
-        ATELIER_GRPC_ADDRESS=address, ATELIER_INTERNAL_SECRET=secret, ATELIER_LOG_LEVEL="WARNING",
-        ATELIER_EVENTS_PREFIX=f"b{run_id}", ATELIER_EVENTS_STREAM=f"B{run_id.upper()}",
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "services.customer"], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT
-    )
-    deadline = time.monotonic() + 90
-    while not _serving(address):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"customer service did not start; see {log}:\n{log.read_text()[-3000:]}")
-        time.sleep(0.2)
-    return proc, address
 
 
 def _profile(i: int) -> tuple[str, str, str, int, str]:
@@ -177,38 +134,8 @@ def _measure(proc: subprocess.Popen, address: str, database_url: str, secret: st
 def run(*, admin_url: str | None = None, nats_url: str | None = None, customers: int = 1_000_000, batch: int = 5000) -> dict:
     """Measure on the given servers (an admin PostgreSQL URL — a database is created and
     dropped — and a NATS URL with JetStream), or on embedded ones started here."""
-    run_id = secrets.token_hex(4)
-    secret = "bench-" + secrets.token_hex(16)
-    started = []
-    with tempfile.TemporaryDirectory(prefix="atelier-customer-data-bench-") as tmp:
-        try:
-            if not admin_url:
-                pg = EmbeddedPostgres(Path(tmp) / "pg")
-                pg.start()
-                started.append(pg)
-                admin_url = pg.url()
-            if not nats_url:
-                nats_server = EmbeddedNats(Path(tmp) / "nats")
-                nats_server.start()
-                started.append(nats_server)
-                nats_url = nats_server.url()
-            database = f"atelier_bench_{run_id}_customer_data"
-            ensure_database(admin_url, database)
-            database_url = f"{admin_url.rsplit('/', 1)[0]}/{database}"
-            proc, address = _start_service(database_url, nats_url, secret, run_id, Path(tmp) / "customer.log")
-            try:
-                return _measure(proc, address, database_url, secret, customers, batch)
-            finally:
-                proc.terminate()
-                try:
-                    proc.wait(30)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                with psycopg.connect(admin_url, autocommit=True) as conn:
-                    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
-        finally:
-            for server in reversed(started):
-                server.stop()
+    with service_sandbox("customer", admin_url=admin_url, nats_url=nats_url) as box:
+        return _measure(box.proc, box.address, box.database_url, box.secret, customers, batch)
 
 
 def main() -> None:
