@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from atelier.events.v1 import customer_events_pb2 as cev, envelope_pb2
-from servicekit import names, outbox
+from servicekit import names, outbox, wire
 from servicekit.events import unpack
 
 from . import task_events
@@ -33,10 +33,10 @@ EVENT_TYPES = (PURCHASE_RECORDED, PURCHASE_RETURNED, INTERACTION_RECORDED, CUSTO
 def purchase_amount(purchase) -> tuple[str, Decimal]:
     """(currency, amount): the purchase's total when the event carries it, else its lines."""
     if purchase.total.currency_code:
-        return purchase.total.currency_code, task_mapping.decimal(purchase.total)
+        return purchase.total.currency_code, wire.to_decimal(purchase.total)
     currency = next((line.unit_price.currency_code for line in purchase.lines), "")
     amount = sum(
-        (task_mapping.decimal(line.unit_price) * (line.quantity - line.returned_quantity) for line in purchase.lines),
+        (wire.to_decimal(line.unit_price) * (line.quantity - line.returned_quantity) for line in purchase.lines),
         Decimal(0),
     )
     return currency, amount

@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from atelier.customer.v1 import interaction_pb2
 from atelier.events.v1 import customer_events_pb2 as cev, envelope_pb2
+from servicekit import wire
 from servicekit.events import unpack
 
 from .rules import CREATED, DELETED, ERASED, INTERACTION, MERGED, customer_id_of
-from .storage import book, mapping
+from .storage import book
 
 UPDATED = "atelier.customer.updated"
 PURCHASE_RECORDED = "atelier.customer.purchase_recorded"
@@ -39,7 +40,7 @@ async def handle(conn: AsyncConnection, envelope: envelope_pb2.EventEnvelope) ->
         when = purchase.order_time.ToDatetime(tzinfo=timezone.utc)
         await book.add_purchase(
             conn, customer_id_of(payload.customer), purchase.name or f"{payload.customer}/orders/{purchase.order_id}",
-            mapping.to_decimal(purchase.total), purchase.total.currency_code, when,
+            wire.to_decimal(purchase.total), purchase.total.currency_code, when,
         )
     elif kind == INTERACTION:
         payload = unpack(envelope, cev.InteractionRecorded)

@@ -8,7 +8,7 @@ from google.protobuf import duration_pb2
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atelier.associate.v1 import performance_pb2, performance_service_pb2 as api, performance_service_pb2_grpc
-from servicekit import context, names, outbox, paging
+from servicekit import context, names, outbox, paging, wire
 from servicekit.auth import Role
 from servicekit.errors import Aborted, NotFound, Violations, invalid
 
@@ -81,14 +81,14 @@ class PerformanceServicer(performance_service_pb2_grpc.PerformanceServiceService
                 else 0.0
             ),
         )
-        result.start_time.CopyFrom(task_mapping.timestamp(start))
-        result.end_time.CopyFrom(task_mapping.timestamp(end))
+        result.start_time.CopyFrom(wire.timestamp(start))
+        result.end_time.CopyFrom(wire.timestamp(end))
         for line in figures.sales:
             result.sales.add(
                 channel=0 if line.total else line.channel,
-                amount=task_mapping.money(line.currency, line.amount),
+                amount=wire.to_money(line.currency, line.amount),
                 orders=line.orders,
-                average_order_value=task_mapping.money(line.currency, line.amount / line.orders),
+                average_order_value=wire.to_money(line.currency, line.amount / line.orders),
             )
         if figures.median_seconds is not None:
             seconds = int(figures.median_seconds)
@@ -151,7 +151,7 @@ class PerformanceServicer(performance_service_pb2_grpc.PerformanceServiceService
             violations.add("reason", f"at most {MAX_REASON} characters")
         expected = None
         if request.etag:
-            expected = task_mapping.parse_etag(request.etag)
+            expected = wire.parse_etag(request.etag)
             if expected is None:
                 violations.add("etag", "not an etag returned by this API")
         violations.raise_if_any()
@@ -167,7 +167,7 @@ class PerformanceServicer(performance_service_pb2_grpc.PerformanceServiceService
                 raise Aborted(
                     "the attribution changed since it was read; get it again and retry",
                     reason="ETAG_MISMATCH",
-                    metadata={"current_etag": task_mapping.etag(row.version)},
+                    metadata={"current_etag": wire.etag(row.version)},
                 )
             if associate == row.associate_id:
                 raise invalid("associate", "already credited with this purchase")

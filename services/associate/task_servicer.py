@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atelier.associate.v1 import task_pb2, task_service_pb2 as api, task_service_pb2_grpc
-from servicekit import context, idempotency, names, outbox, paging
+from servicekit import context, idempotency, names, outbox, paging, wire
 from servicekit.auth import Role
 from servicekit.errors import Aborted, FailedPrecondition, Violations, invalid
 
@@ -195,7 +195,7 @@ class TaskServicer(task_service_pb2_grpc.TaskServiceServicer):
         tid = _parse(violations, request.name, "tasks", "name")
         expected = None
         if request.etag:
-            expected = task_mapping.parse_etag(request.etag)
+            expected = wire.parse_etag(request.etag)
             if expected is None:
                 violations.add("etag", "not an etag returned by this API")
         violations.raise_if_any()
@@ -208,7 +208,7 @@ class TaskServicer(task_service_pb2_grpc.TaskServiceServicer):
                 raise Aborted(
                     "the task changed since it was read; get it again and retry",
                     reason="ETAG_MISMATCH",
-                    metadata={"current_etag": task_mapping.etag(row.version)},
+                    metadata={"current_etag": wire.etag(row.version)},
                 )
             if row.status not in _ACTIONABLE:
                 raise FailedPrecondition(

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from google.rpc import error_details_pb2
 
 from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api
-from servicekit import context, names
+from servicekit import context, names, wire
 from servicekit.errors import invalid
 
 from . import events
@@ -156,7 +156,7 @@ def _customer_of(cid: str, row: imports.ImportRow, created_at, updated_at) -> cu
         tier=v.get("tier", 0),
         tags=v.get("tags", []),
         referral_code=row.referral_code,
-        etag=mapping.etag(1),
+        etag=wire.etag(1),
     )
     for c in v.get("contact_points", []):
         msg.contact_points.add(kind=c.kind, value=c.value, primary=c.primary)

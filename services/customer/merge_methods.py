@@ -4,7 +4,7 @@ UnmergeCustomers, GetMerge. Mixed into CustomerServicer, which holds the engine.
 from __future__ import annotations
 
 from atelier.customer.v1 import customer_service_pb2 as api
-from servicekit import context, idempotency, names, outbox, paging
+from servicekit import context, idempotency, names, outbox, paging, wire
 from servicekit.errors import FailedPrecondition, NotFound, Violations, invalid
 
 from . import events
@@ -24,9 +24,9 @@ def merge_message(row: merges.MergeRow) -> api.Merge:
         undo_actor=row.undo_actor,
         moved=merges.counts(row.moved),
     )
-    msg.create_time.CopyFrom(mapping.timestamp(row.create_time))
+    msg.create_time.CopyFrom(wire.timestamp(row.create_time))
     if row.undo_time is not None:
-        msg.undo_time.CopyFrom(mapping.timestamp(row.undo_time))
+        msg.undo_time.CopyFrom(wire.timestamp(row.undo_time))
     return msg
 
 

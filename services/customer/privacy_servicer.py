@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atelier.customer.v1 import privacy_service_pb2 as api, privacy_service_pb2_grpc
-from servicekit import audit, context, names, outbox, paging
+from servicekit import audit, context, names, outbox, paging, wire
 from servicekit.errors import Violations, invalid
 
 from . import audit_trail, events
@@ -95,7 +95,7 @@ class PrivacyServicer(privacy_service_pb2_grpc.PrivacyServiceServicer):
             audit_records=[
                 api.AuditRecord(
                     actor=r.actor, role=r.role, action=r.action, resource=r.resource, purpose=r.purpose,
-                    request_id=r.request_id, occur_time=mapping.timestamp(r.occur_time),
+                    request_id=r.request_id, occur_time=wire.timestamp(r.occur_time),
                 )
                 for r in rows[:size]
             ]

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api, customer_service_pb2_grpc
-from servicekit import context, db, idempotency, names, outbox, paging
+from servicekit import context, db, idempotency, names, outbox, paging, wire
 from servicekit.audit import AuditWriter
 from servicekit.errors import Aborted, Violations, invalid
 
@@ -137,7 +137,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
         values = profile.read(source, tuple(paths), "customer.", violations)
         expected = None
         if request.customer.etag:
-            expected = mapping.parse_etag(request.customer.etag)
+            expected = wire.parse_etag(request.customer.etag)
             if expected is None:
                 violations.add("customer.etag", "not an etag returned by this API")
         violations.raise_if_any()
@@ -154,7 +154,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
                 raise Aborted(
                     "the customer changed since it was read; get it again and retry",
                     reason="ETAG_MISMATCH",
-                    metadata={"current_etag": mapping.etag(version)},
+                    metadata={"current_etag": wire.etag(version)},
                 )
             if paths & {"given_name", "family_name", "preferred_name", "contact_points"}:
                 merged = {**await customers.search_inputs(conn, cid), **values}
@@ -184,7 +184,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
     async def DeleteCustomer(self, request, context_):
         caller = context.principal()
         cid = names.parse(request.name, "customers", "name")
-        expected = mapping.parse_etag(request.etag) if request.etag else None
+        expected = wire.parse_etag(request.etag) if request.etag else None
         if request.etag and expected is None:
             raise invalid("etag", "not an etag returned by this API")
         async with self._engine.begin() as conn:
@@ -196,7 +196,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
                 raise Aborted(
                     "the customer changed since it was read",
                     reason="ETAG_MISMATCH",
-                    metadata={"current_etag": mapping.etag(current[1])},
+                    metadata={"current_etag": wire.etag(current[1])},
                 )
             await customers.delete(conn, cid)
             await outbox.record(conn, events.deleted(request.name, caller.subject))
@@ -246,7 +246,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
             if was is not granted:
                 consent = customer_pb2.Consent(
                     channel=request.channel, purpose=request.purpose, granted=granted,
-                    source=request.source.strip(), actor=caller.subject, update_time=mapping.timestamp(changed_at),
+                    source=request.source.strip(), actor=caller.subject, update_time=wire.timestamp(changed_at),
                 )
                 await outbox.record(conn, events.consent_changed(request.name, consent, caller.subject))
         return result
@@ -266,7 +266,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
             consent_changes=[
                 customer_pb2.ConsentChange(
                     channel=r.channel, purpose=r.purpose, granted=r.granted, source=r.source,
-                    actor=r.actor, change_time=mapping.timestamp(r.change_time),
+                    actor=r.actor, change_time=wire.timestamp(r.change_time),
                 )
                 for r in rows[:size]
             ]
@@ -327,5 +327,5 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
 def _note(parent: str, row) -> customer_pb2.Note:
     created: datetime = row.create_time
     return customer_pb2.Note(
-        name=f"{parent}/notes/{row.id}", text=row.text, author=row.author, create_time=mapping.timestamp(created)
+        name=f"{parent}/notes/{row.id}", text=row.text, author=row.author, create_time=wire.timestamp(created)
     )

@@ -8,13 +8,13 @@ from datetime import datetime, timezone
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atelier.customer.v1 import customer_pb2, interaction_pb2, timeline_service_pb2 as api, timeline_service_pb2_grpc
-from servicekit import context, names, outbox, paging
+from servicekit import context, names, outbox, paging, wire
 from servicekit.audit import AuditWriter
 from servicekit.errors import AlreadyExists, Violations, invalid
 
 from . import audit_trail, events
 from .domain import access, interactions as rules
-from .storage import customers, interactions, mapping, purchase_mapping, purchases, timeline
+from .storage import customers, interactions, purchase_mapping, purchases, timeline
 
 EntryKind = api.TimelineEntryKind
 _KINDS = {
@@ -98,7 +98,7 @@ class TimelineServicer(timeline_service_pb2_grpc.TimelineServiceServicer):
 
         response = api.ListTimelineResponse()
         for when, kind, key in shown:
-            entry = response.entries.add(occur_time=mapping.timestamp(when))
+            entry = response.entries.add(occur_time=wire.timestamp(when))
             if kind == timeline.INTERACTION:
                 entry.interaction.CopyFrom(purchase_mapping.interaction(found_interactions[key]))
             elif kind == timeline.PURCHASE:
@@ -108,7 +108,7 @@ class TimelineServicer(timeline_service_pb2_grpc.TimelineServiceServicer):
                 entry.note.CopyFrom(
                     customer_pb2.Note(
                         name=f"{request.parent}/notes/{note.id}", text=note.text, author=note.author,
-                        create_time=mapping.timestamp(note.create_time),
+                        create_time=wire.timestamp(note.create_time),
                     )
                 )
             else:
@@ -116,7 +116,7 @@ class TimelineServicer(timeline_service_pb2_grpc.TimelineServiceServicer):
                 entry.consent_change.CopyFrom(
                     customer_pb2.ConsentChange(
                         channel=change.channel, purpose=change.purpose, granted=change.granted,
-                        source=change.source, actor=change.actor, change_time=mapping.timestamp(change.change_time),
+                        source=change.source, actor=change.actor, change_time=wire.timestamp(change.change_time),
                     )
                 )
         if len(keys) > size:

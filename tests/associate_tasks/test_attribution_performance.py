@@ -10,7 +10,7 @@ import grpc
 
 from atelier.associate.v1 import performance_pb2, performance_service_pb2 as api
 from atelier.customer.v1 import interaction_pb2, purchase_pb2
-from services.associate.storage.task_mapping import decimal
+from servicekit.wire import to_decimal as decimal
 from tests.customer.support import denied_reason, invalid_fields, rpc_error
 
 from .support import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from atelier.associate.v1 import associate_pb2, associate_service_pb2 as api, store_pb2
-from servicekit import context, idempotency, names, outbox, paging
+from servicekit import context, idempotency, names, outbox, paging, wire
 from servicekit.errors import Aborted, NotFound, Violations, invalid
 
 from .. import events
@@ -38,7 +38,7 @@ def _mask(paths_in, updatable, output_only, violations: Violations) -> set[str]:
 def _expected_version(etag: str, field: str, violations: Violations) -> int | None:
     if not etag:
         return None
-    version = mapping.parse_etag(etag)
+    version = wire.parse_etag(etag)
     if version is None:
         violations.add(field, "not an etag returned by this API")
     return version
@@ -48,7 +48,7 @@ def _stale(resource: str, version: int) -> Aborted:
     return Aborted(
         f"{resource} changed since it was read; get it again and retry",
         reason="ETAG_MISMATCH",
-        metadata={"current_etag": mapping.etag(version), "resource": resource},
+        metadata={"current_etag": wire.etag(version), "resource": resource},
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from servicekit import context, names, outbox
+from servicekit import context, names, outbox, wire
 from servicekit.errors import Aborted, FailedPrecondition, NotFound, Violations, invalid
 
 from .. import events, handover
@@ -36,7 +36,7 @@ class HandOverRpcs:
                 violations.add("successor", "must be another associate")
         expected = None
         if request.etag:
-            expected = mapping.parse_etag(request.etag)
+            expected = wire.parse_etag(request.etag)
             violations.require(expected is not None, "etag", "not an etag returned by this API")
         violations.raise_if_any()
 
@@ -51,7 +51,7 @@ class HandOverRpcs:
                 if expected is not None and expected != leaving.version:
                     raise Aborted(
                         f"{request.name} changed since it was read", reason="ETAG_MISMATCH",
-                        metadata={"current_etag": mapping.etag(leaving.version)},
+                        metadata={"current_etag": wire.etag(leaving.version)},
                     )
                 if successor:
                     taker = await staff_db.get(conn, successor)

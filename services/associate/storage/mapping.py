@@ -2,42 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
-from google.protobuf import timestamp_pb2
 from google.type import money_pb2
 
 from atelier.associate.v1 import assignment_pb2, associate_pb2, store_pb2
 from atelier.customer.v1 import customer_pb2
-
-
-def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
-def etag(version: int) -> str:
-    return f"v{version}"
-
-
-def parse_etag(value: str) -> int | None:
-    if value.startswith("v") and value[1:].isdigit():
-        return int(value[1:])
-    return None
+from servicekit.wire import etag, timestamp, to_money
 
 
 def money(amount: Decimal | None, currency: str) -> money_pb2.Money | None:
     if amount is None or not currency:
         return None
-    units = int(amount)
-    nanos = int(((amount - units) * 1_000_000_000).to_integral_value())
-    return money_pb2.Money(currency_code=currency, units=units, nanos=nanos)
-
-
-def to_decimal(value: money_pb2.Money) -> Decimal:
-    return Decimal(value.units) + Decimal(value.nanos) / Decimal(1_000_000_000)
+    return to_money(currency, amount)
 
 
 def store(row) -> store_pb2.Store:

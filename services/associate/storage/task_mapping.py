@@ -1,49 +1,17 @@
-"""Task and ledger rows to API messages; money between google.type.Money and Decimal."""
+"""Task and ledger rows to API messages."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from decimal import ROUND_DOWN, Decimal
 
-from google.protobuf import timestamp_pb2
-from google.type import money_pb2
 
 from atelier.associate.v1 import performance_pb2, task_pb2
+from servicekit.wire import etag, timestamp, to_money
 
 from .ledger import AttributionRow
 from .tasks import CANCELLED, DONE, OPEN, SNOOZED, TaskRow
 
 STATUS_WORDS = {OPEN: "open", DONE: "done", SNOOZED: "snoozed", CANCELLED: "cancelled"}
-_NANO = Decimal("0.000000001")
-
-
-def timestamp(value: datetime | str) -> timestamp_pb2.Timestamp:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
-def etag(version: int) -> str:
-    return f"v{version}"
-
-
-def parse_etag(value: str) -> int | None:
-    if value.startswith("v") and value[1:].isdigit():
-        return int(value[1:])
-    return None
-
-
-def money(currency: str, amount: Decimal) -> money_pb2.Money:
-    amount = Decimal(amount).quantize(_NANO, rounding=ROUND_DOWN)
-    units = int(amount)  # truncates toward zero, so units and nanos share a sign
-    nanos = int((amount - units) * 1_000_000_000)
-    return money_pb2.Money(currency_code=currency, units=units, nanos=nanos)
-
-
-def decimal(value: money_pb2.Money) -> Decimal:
-    return Decimal(value.units) + Decimal(value.nanos) / Decimal(1_000_000_000)
 
 
 def _overdue(row: TaskRow, now: datetime) -> bool:
@@ -89,7 +57,7 @@ def attribution(row: AttributionRow) -> performance_pb2.Attribution:
         order_id=row.order_id,
         channel=row.channel,
         store=f"stores/{row.store_id}" if row.store_id else "",
-        amount=money(row.currency, row.amount),
+        amount=to_money(row.currency, row.amount),
         associate=_associate_name(row.associate_id),
         basis=row.basis,
         customer_created=row.customer_created,

@@ -1,8 +1,5 @@
-"""google.type.Money ↔ Decimal, and the ISO 4217 currencies accepted.
-
-Amounts are kept as exact decimals (numeric in PostgreSQL), never floats: lifetime value
-is a sum of many prices and must not drift.
-"""
+"""Which prices are acceptable (ISO 4217 currencies, non-negative, bounded) and how amounts
+read in reasons; the Money ↔ Decimal conversions are servicekit.wire's."""
 
 from __future__ import annotations
 
@@ -10,7 +7,7 @@ from decimal import Decimal
 
 from google.type import money_pb2
 
-NANO = Decimal("0.000000001")
+
 MAX_UNITS = 10**15
 
 # Active ISO 4217 codes (funds and precious metals excluded: nobody pays for a handbag
@@ -41,17 +38,6 @@ def problem(money: money_pb2.Money) -> str | None:
     if money.units >= MAX_UNITS:
         return "too large"
     return None
-
-
-def to_decimal(money: money_pb2.Money) -> Decimal:
-    return Decimal(money.units) + Decimal(money.nanos) * NANO
-
-
-def to_money(currency: str, amount: Decimal | str) -> money_pb2.Money:
-    value = Decimal(amount).quantize(NANO)
-    units = int(value)  # truncates toward zero, so units and nanos share the sign
-    nanos = int((value - units) / NANO)
-    return money_pb2.Money(currency_code=currency, units=units, nanos=nanos)
 
 
 def amount_words(amount: Decimal) -> str:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 from atelier.customer.v1 import purchase_pb2
+from servicekit import wire
 from servicekit.errors import Violations
 
 from . import money
@@ -116,7 +117,7 @@ def _lines(msg: purchase_pb2.Purchase, path: str, violations: Violations) -> tup
             violations.add(f"{at}.unit_price.currency_code", f"all lines of a purchase share one currency ({currency})")
             continue
         lines.append(Line(line_id, sku, line.product_name.strip(), category, line.quantity,
-                          money.to_decimal(line.unit_price)))
+                          wire.to_decimal(line.unit_price)))
     return lines, currency
 
 

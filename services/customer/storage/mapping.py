@@ -4,32 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from google.protobuf import timestamp_pb2
 
 from atelier.customer.v1 import customer_pb2
+from servicekit.wire import etag, timestamp
 
 from ..domain import computed_tags
 from .customers import CustomerRow
 from .purchase_mapping import purchase_stats
 from .stats import parse as parse_stats
-
-
-def timestamp(value: datetime | str) -> timestamp_pb2.Timestamp:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
-def etag(version: int) -> str:
-    return f"v{version}"
-
-
-def parse_etag(value: str) -> int | None:
-    if value.startswith("v") and value[1:].isdigit():
-        return int(value[1:])
-    return None
 
 
 def customer(

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 
-from google.protobuf import timestamp_pb2
-
 from atelier.customer.v1 import interaction_pb2, purchase_pb2
+from servicekit import wire
 
-from ..domain import computed_tags, money
+from ..domain import computed_tags
 from ..domain.computed_tags import CurrencyStats
 from .purchases import PurchaseRow
-
-
-def _ts(value: datetime | str) -> timestamp_pb2.Timestamp:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    ts = timestamp_pb2.Timestamp()
-    ts.FromDatetime(value)
-    return ts
 
 
 def purchase(row: PurchaseRow) -> purchase_pb2.Purchase:
@@ -30,19 +20,19 @@ def purchase(row: PurchaseRow) -> purchase_pb2.Purchase:
         order_id=row.order_id,
         store=row.store,
         assisting_associate=row.assisting_associate,
-        total=money.to_money(currency, Decimal(row.gross) - Decimal(row.returned)),
-        order_time=_ts(row.order_time),
-        create_time=_ts(row.create_time),
+        total=wire.to_money(currency, Decimal(row.gross) - Decimal(row.returned)),
+        order_time=wire.timestamp(row.order_time),
+        create_time=wire.timestamp(row.create_time),
     )
     prices: dict[str, Decimal] = {}
     for line_id, sku, name, category, quantity, price, returned in row.lines or []:
         prices[line_id] = Decimal(price)
         msg.lines.add(
             line_id=line_id, sku=sku, product_name=name, category=category, quantity=quantity,
-            unit_price=money.to_money(currency, price), returned_quantity=returned,
+            unit_price=wire.to_money(currency, price), returned_quantity=returned,
         )
     for return_id, amount, when, lines in row.returns:
-        item = msg.returns.add(return_id=return_id, return_time=_ts(when), amount=money.to_money(currency, amount))
+        item = msg.returns.add(return_id=return_id, return_time=wire.timestamp(when), amount=wire.to_money(currency, amount))
         for line_id, quantity in lines or []:
             item.lines.add(line_id=line_id, quantity=quantity)
     return msg
@@ -53,7 +43,7 @@ def interaction(row) -> interaction_pb2.Interaction:
         name=f"customers/{row.customer_id}/interactions/{row.id}",
         kind=row.kind, channel=row.channel, direction=row.direction, preview=row.preview, store=row.store,
         associate=row.associate, referral_code=row.referral_code, reference=row.reference,
-        external_id=row.external_id or "", occur_time=_ts(row.occur_time), create_time=_ts(row.create_time),
+        external_id=row.external_id or "", occur_time=wire.timestamp(row.occur_time), create_time=wire.timestamp(row.create_time),
     )
 
 
@@ -65,10 +55,10 @@ def purchase_stats(stats: list[CurrencyStats]) -> purchase_pb2.PurchaseStats:
     firsts = [s.first_purchase for s in stats if s.first_purchase]
     lasts = [s.last_purchase for s in stats if s.last_purchase]
     if firsts:
-        msg.first_purchase_time.CopyFrom(_ts(min(firsts)))
-        msg.last_purchase_time.CopyFrom(_ts(max(lasts)))
+        msg.first_purchase_time.CopyFrom(wire.timestamp(min(firsts)))
+        msg.last_purchase_time.CopyFrom(wire.timestamp(max(lasts)))
     for s in sorted(stats, key=lambda s: s.currency):
-        msg.lifetime_value.append(money.to_money(s.currency, s.lifetime_value))
+        msg.lifetime_value.append(wire.to_money(s.currency, s.lifetime_value))
         if s.order_count:
-            msg.average_order_value.append(money.to_money(s.currency, s.lifetime_value / s.order_count))
+            msg.average_order_value.append(wire.to_money(s.currency, s.lifetime_value / s.order_count))
     return msg
