@@ -15,7 +15,7 @@ from servicekit.errors import Violations, invalid
 from . import audit_trail, events
 from .domain import access, stewardship
 from .domain.computed_tags import TagRules
-from .storage import customers, mapping, merges, privacy
+from .storage import mapping, merges, privacy
 
 MAX_REASON = 500
 
@@ -29,10 +29,7 @@ class PrivacyServicer(privacy_service_pb2_grpc.PrivacyServiceServicer):
         caller = context.principal()
         cid = names.parse(request.name, "customers", "name")
         async with self._engine.begin() as conn:
-            row = await customers.get(conn, cid)
-            if row is None:
-                survivor = await merges.resolve(conn, cid)
-                row = await customers.get(conn, survivor) if survivor else None
+            row = await merges.get_current(conn, cid)
             if row is None:
                 raise access.missing(caller, request.name)
             stewardship.check_export(caller, row.reach, request.name)

@@ -41,11 +41,8 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
         caller = context.principal()
         cid = names.parse(request.name, "customers", "name")
         async with self._reader.connect() as conn:
-            row = await customers.get(conn, cid)
-            if row is None:
-                # A customer merged into another answers with the survivor.
-                survivor = await merges.resolve(conn, cid)
-                row = await customers.get(conn, survivor) if survivor else None
+            # A customer merged into another answers with the survivor.
+            row = await merges.get_current(conn, cid)
         if row is None:
             raise access.missing(caller, request.name)
         access.check_read(caller, row.reach, request.name)

@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from . import customers
+
 _LOCK = sa.text("SELECT id FROM customers WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
 _ROW_JSON = sa.text("SELECT to_jsonb(c) FROM customers c WHERE id = :id")
 _CONTACTS_JSON = sa.text(
@@ -120,6 +122,15 @@ async def lock(conn: AsyncConnection, ids: list[str]) -> set[str]:
 async def resolve(conn: AsyncConnection, customer_id: str) -> str | None:
     """The customer a merged-away id now resolves to, following later merges."""
     return (await conn.execute(_RESOLVE, {"id": customer_id})).scalar_one_or_none()
+
+
+async def get_current(conn: AsyncConnection, customer_id: str):
+    """The customer, or the survivor a merged-away id now resolves to (None if neither)."""
+    row = await customers.get(conn, customer_id)
+    if row is None:
+        survivor = await resolve(conn, customer_id)
+        row = await customers.get(conn, survivor) if survivor else None
+    return row
 
 
 async def move(conn: AsyncConnection, survivor: str, duplicate: str) -> dict[str, Any]:
