@@ -35,6 +35,12 @@ def encode(position: list, query: str = "") -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
+def next_token(rows: list, size: int, query: str, position) -> str:
+    """The token of the page after `rows` (fetched with LIMIT size + 1), '' on the last
+    page; `position(row)` gives the keyset position of the page's last row."""
+    return encode(position(rows[size - 1]), query) if len(rows) > size else ""
+
+
 def decode(token: str, query: str = "", *, shape: tuple[type, ...] | None = None) -> list | None:
     """The position a token points at; None for the first page.
 

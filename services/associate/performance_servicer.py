@@ -125,9 +125,9 @@ class PerformanceServicer(performance_service_pb2_grpc.PerformanceServiceService
             await self._check_scope(conn, caller, scope)
             rows = await ledger.list_page(conn, scope=scope, start=start, end=end, after=after, limit=size + 1)
         response = api.ListAttributionsResponse(attributions=[task_mapping.attribution(r) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.order_time.isoformat(), last.id], query)
+        response.next_page_token = paging.next_token(
+            rows, size, query, lambda last: [last.order_time.isoformat(), last.id]
+        )
         return response
 
     async def CorrectAttribution(self, request, context_):

@@ -82,9 +82,9 @@ class TaskServicer(task_service_pb2_grpc.TaskServiceServicer):
                 customer_id=customer_id, now=now, after=after, limit=size + 1,
             )
         response = api.ListTasksResponse(tasks=[task_mapping.task(r, now) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.due_time.isoformat(), last.id], query)
+        response.next_page_token = paging.next_token(
+            rows, size, query, lambda last: [last.due_time.isoformat(), last.id]
+        )
         return response
 
     async def GetTask(self, request, context_):

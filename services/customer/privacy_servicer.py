@@ -97,7 +97,7 @@ class PrivacyServicer(privacy_service_pb2_grpc.PrivacyServiceServicer):
                 for r in rows[:size]
             ]
         )
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.occur_time.isoformat(), last.id], query)
+        response.next_page_token = paging.next_token(
+            rows, size, query, lambda last: [last.occur_time.isoformat(), last.id]
+        )
         return response

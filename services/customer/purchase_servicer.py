@@ -60,9 +60,9 @@ class PurchaseServicer(purchase_service_pb2_grpc.PurchaseServiceServicer):
             access.check_read(caller, current[0], request.parent)
             rows = await purchases.page(conn, cid, before, size + 1)
         response = api.ListPurchasesResponse(purchases=[purchase_mapping.purchase(r) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.order_time.isoformat(), last.id], request.parent)
+        response.next_page_token = paging.next_token(
+            rows, size, request.parent, lambda last: [last.order_time.isoformat(), last.id]
+        )
         return response
 
     # -- writes --------------------------------------------------------------

@@ -58,9 +58,9 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
         async with self._reader.connect() as conn:
             rows = await customers.list_page(conn, flt, scope, after, size + 1)
         response = api.ListCustomersResponse(customers=[mapping.customer(r, self._tag_rules) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.create_time.isoformat(), last.id], request.filter)
+        response.next_page_token = paging.next_token(
+            rows, size, request.filter, lambda last: [last.create_time.isoformat(), last.id]
+        )
         return response
 
     async def SearchCustomers(self, request, context_):
@@ -268,8 +268,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
                 for r in rows[:size]
             ]
         )
-        if len(rows) > size:
-            response.next_page_token = paging.encode([rows[size - 1].id], request.parent)
+        response.next_page_token = paging.next_token(rows, size, request.parent, lambda last: [last.id])
         return response
 
     # -- notes ---------------------------------------------------------------
@@ -315,9 +314,9 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
             access.check_read(caller, current[0], request.parent)
             rows = await notes.page(conn, cid, before, size + 1)
         response = api.ListNotesResponse(notes=[_note(request.parent, r) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.create_time.isoformat(), last.id], request.parent)
+        response.next_page_token = paging.next_token(
+            rows, size, request.parent, lambda last: [last.create_time.isoformat(), last.id]
+        )
         return response
 
 

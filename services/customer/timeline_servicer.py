@@ -119,7 +119,7 @@ class TimelineServicer(timeline_service_pb2_grpc.TimelineServiceServicer):
                         source=change.source, actor=change.actor, change_time=wire.timestamp(change.change_time),
                     )
                 )
-        if len(keys) > size:
-            when, kind, key = keys[size - 1]
-            response.next_page_token = paging.encode([when.isoformat(), kind, key], query)
+        response.next_page_token = paging.next_token(
+            keys, size, query, lambda last: [last[0].isoformat(), last[1], last[2]]
+        )
         return response

@@ -58,8 +58,7 @@ class AssignmentRpcs:
                 raise access.deny(caller, f"see {request.parent}", reason="CUSTOMER_OUT_OF_SCOPE", resource=request.parent)
             rows = await assignments.history_page(conn, cid, before[0] if before else None, size + 1)
         response = api.ListAssignmentHistoryResponse(records=[mapping.record(r) for r in rows[:size]])
-        if len(rows) > size:
-            response.next_page_token = paging.encode([rows[size - 1].id], request.parent)
+        response.next_page_token = paging.next_token(rows, size, request.parent, lambda last: [last.id])
         return response
 
     async def ListUnassigned(self, request, context_):
@@ -77,9 +76,9 @@ class AssignmentRpcs:
                 for r in rows[:size]
             ]
         )
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.since.isoformat(), last.customer_id], "pool")
+        response.next_page_token = paging.next_token(
+            rows, size, "pool", lambda last: [last.since.isoformat(), last.customer_id]
+        )
         return response
 
     async def TransferClient(self, request, context_):
@@ -191,9 +190,9 @@ class AssignmentRpcs:
                 conn, state=int(request.state) or None, associate=associate, store=store, after=after, limit=size + 1
             )
         response = api.ListClaimsResponse(claims=[mapping.claim(r) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.create_time.isoformat(), last.id], key)
+        response.next_page_token = paging.next_token(
+            rows, size, key, lambda last: [last.create_time.isoformat(), last.id]
+        )
         return response
 
     async def ApproveClaim(self, request, context_):

@@ -44,7 +44,7 @@ class BookRpcs:
                 flt=flt, order=order, after=after, limit=size + 1,
             )
         response = api.ListClientBookResponse(entries=[mapping.book_entry(r) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([repr(last.sort_key), last.customer_id, last.associate_id], query)
+        response.next_page_token = paging.next_token(
+            rows, size, query, lambda last: [repr(last.sort_key), last.customer_id, last.associate_id]
+        )
         return response

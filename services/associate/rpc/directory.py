@@ -79,9 +79,9 @@ class DirectoryRpcs:
         async with self._engine.connect() as conn:
             rows = await stores_db.page(conn, region, after, size + 1)
         response = api.ListStoresResponse(stores=[mapping.store(r) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.create_time.isoformat(), last.id], request.filter)
+        response.next_page_token = paging.next_token(
+            rows, size, request.filter, lambda last: [last.create_time.isoformat(), last.id]
+        )
         return response
 
     async def CreateStore(self, request, context_):
@@ -145,9 +145,9 @@ class DirectoryRpcs:
         async with self._engine.connect() as conn:
             rows = await staff_db.page(conn, flt, after, size + 1)
         response = api.ListAssociatesResponse(associates=[mapping.associate(r) for r in rows[:size]])
-        if len(rows) > size:
-            last = rows[size - 1]
-            response.next_page_token = paging.encode([last.create_time.isoformat(), last.id], request.filter)
+        response.next_page_token = paging.next_token(
+            rows, size, request.filter, lambda last: [last.create_time.isoformat(), last.id]
+        )
         return response
 
     async def CreateAssociate(self, request, context_):
