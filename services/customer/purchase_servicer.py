@@ -13,7 +13,7 @@ from atelier.customer.v1 import customer_pb2, purchase_service_pb2 as api, purch
 from servicekit import context, names, outbox, paging
 from servicekit.errors import AlreadyExists, NotFound, Violations, invalid
 
-from . import events
+from . import events, guard
 from .domain import access, profile, purchases as rules
 from .domain.computed_tags import TagRules
 from .storage import assignments, customers, mapping, matching, purchase_mapping, purchases, stats
@@ -39,10 +39,7 @@ class PurchaseServicer(purchase_service_pb2_grpc.PurchaseServiceServicer):
         caller = context.principal()
         cid, pid = _purchase_name(request.name, "name")
         async with self._engine.connect() as conn:
-            current = await customers.reach_and_version(conn, cid)
-            if current is None:
-                raise access.missing(caller, request.name)
-            access.check_read(caller, current[0], request.name)
+            await guard.reached(conn, caller, cid, request.name, access.check_read)
             row = await purchases.get(conn, pid)
         if row is None or row.customer_id != cid:
             raise NotFound(request.name)
@@ -54,10 +51,7 @@ class PurchaseServicer(purchase_service_pb2_grpc.PurchaseServiceServicer):
         size = paging.page_size(request.page_size)
         before = paging.decode(request.page_token, request.parent, shape=(datetime, str))
         async with self._engine.connect() as conn:
-            current = await customers.reach_and_version(conn, cid)
-            if current is None:
-                raise access.missing(caller, request.parent)
-            access.check_read(caller, current[0], request.parent)
+            await guard.reached(conn, caller, cid, request.parent, access.check_read)
             rows = await purchases.page(conn, cid, before, size + 1)
         response = api.ListPurchasesResponse(purchases=[purchase_mapping.purchase(r) for r in rows[:size]])
         response.next_page_token = paging.next_token(
@@ -176,10 +170,7 @@ class PurchaseServicer(purchase_service_pb2_grpc.PurchaseServiceServicer):
         violations.raise_if_any()
 
         async with self._engine.begin() as conn:
-            current = await customers.reach_and_version(conn, cid, lock=True)
-            if current is None:
-                raise access.missing(caller, request.name)
-            access.check_write(caller, current[0], request.name)
+            await guard.reached(conn, caller, cid, request.name, access.check_write, lock=True)
             locked = await purchases.lock(conn, pid)
             if locked is None or locked.customer_id != cid:
                 raise NotFound(request.name)

@@ -14,7 +14,7 @@ from servicekit import context, db, idempotency, names, outbox, paging, wire
 from servicekit.audit import AuditWriter
 from servicekit.errors import Aborted, Violations, invalid
 
-from . import audit_trail, events
+from . import audit_trail, events, guard
 from .bulk import BulkMethods
 from .merge_methods import MergeMethods
 from .domain import access, contacts, filters, profile
@@ -185,10 +185,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
         if request.etag and expected is None:
             raise invalid("etag", "not an etag returned by this API")
         async with self._engine.begin() as conn:
-            current = await customers.reach_and_version(conn, cid, lock=True)
-            if current is None:
-                raise access.missing(caller, request.name)
-            access.check_delete(caller, current[0], request.name)
+            current = await guard.reached(conn, caller, cid, request.name, access.check_delete, lock=True)
             if expected is not None and expected != current[1]:
                 raise Aborted(
                     "the customer changed since it was read",
@@ -226,10 +223,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
         violations.raise_if_any()
 
         async with self._engine.begin() as conn:
-            current = await customers.reach_and_version(conn, cid, lock=True)
-            if current is None:
-                raise access.missing(caller, request.name)
-            access.check_write(caller, current[0], request.name)
+            await guard.reached(conn, caller, cid, request.name, access.check_write, lock=True)
             before = await customers.get(conn, cid)
             was = next(
                 (c[2] for c in before.consents if c[0] == request.channel and c[1] == request.purpose), None
@@ -254,10 +248,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
         size = paging.page_size(request.page_size)
         before = paging.decode(request.page_token, request.parent, shape=(int,))
         async with self._engine.connect() as conn:
-            current = await customers.reach_and_version(conn, cid)
-            if current is None:
-                raise access.missing(caller, request.parent)
-            access.check_read(caller, current[0], request.parent)
+            await guard.reached(conn, caller, cid, request.parent, access.check_read)
             rows = await consents.page(conn, cid, before[0] if before else None, size + 1)
         response = api.ListConsentChangesResponse(
             consent_changes=[
@@ -288,10 +279,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
             violations.items.extend(exc.violations)
         violations.raise_if_any()
         async with self._engine.begin() as conn:
-            current = await customers.reach_and_version(conn, cid)
-            if current is None:
-                raise access.missing(caller, request.parent)
-            access.check_write(caller, current[0], request.parent)
+            await guard.reached(conn, caller, cid, request.parent, access.check_write)
             if request.request_id:
                 first = await idempotency.claim(conn, "CreateNote", request.request_id, request, caller.subject)
                 if first is not None:
@@ -308,10 +296,7 @@ class CustomerServicer(BulkMethods, MergeMethods, customer_service_pb2_grpc.Cust
         size = paging.page_size(request.page_size)
         before = paging.decode(request.page_token, request.parent, shape=(datetime, str))
         async with self._engine.connect() as conn:
-            current = await customers.reach_and_version(conn, cid)
-            if current is None:
-                raise access.missing(caller, request.parent)
-            access.check_read(caller, current[0], request.parent)
+            await guard.reached(conn, caller, cid, request.parent, access.check_read)
             rows = await notes.page(conn, cid, before, size + 1)
         response = api.ListNotesResponse(notes=[_note(request.parent, r) for r in rows[:size]])
         response.next_page_token = paging.next_token(

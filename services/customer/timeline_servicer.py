@@ -12,9 +12,9 @@ from servicekit import context, names, outbox, paging, wire
 from servicekit.audit import AuditWriter
 from servicekit.errors import AlreadyExists, Violations, invalid
 
-from . import audit_trail, events
+from . import audit_trail, events, guard
 from .domain import access, interactions as rules
-from .storage import customers, interactions, purchase_mapping, purchases, timeline
+from .storage import interactions, purchase_mapping, purchases, timeline
 
 EntryKind = api.TimelineEntryKind
 _KINDS = {
@@ -45,10 +45,7 @@ class TimelineServicer(timeline_service_pb2_grpc.TimelineServiceServicer):
         violations.raise_if_any()
 
         async with self._engine.begin() as conn:
-            current = await customers.reach_and_version(conn, cid)
-            if current is None:
-                raise access.missing(caller, request.parent)
-            access.check_write(caller, current[0], request.parent)
+            await guard.reached(conn, caller, cid, request.parent, access.check_write)
             row, fresh = await interactions.insert(conn, names.new_id(), cid, new)
             recorded = purchase_mapping.interaction(row)
             if not fresh:
@@ -83,10 +80,7 @@ class TimelineServicer(timeline_service_pb2_grpc.TimelineServiceServicer):
             raise invalid("page_token", "not a page token issued by this API")
 
         async with self._engine.connect() as conn:
-            current = await customers.reach_and_version(conn, cid)
-            if current is None:
-                raise access.missing(caller, request.parent)
-            access.check_read(caller, current[0], request.parent)
+            await guard.reached(conn, caller, cid, request.parent, access.check_read)
             self._audit.record(audit_trail.read_record(context_, "ListTimeline", request.parent))
             keys = await timeline.page(conn, cid, kinds, ikinds, before, size + 1)
             shown = keys[:size]
