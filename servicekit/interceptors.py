@@ -53,7 +53,7 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
                 principal = self._tokens.verify(token)
             except AuthError as exc:
                 raise Unauthenticated(str(exc), reason="BAD_PRINCIPAL_TOKEN") from None
-        context.set_caller(principal, token, request_id or str(uuid.uuid4()))
+        context.set_caller(principal, request_id or str(uuid.uuid4()))
 
 
 def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.RpcMethodHandler:

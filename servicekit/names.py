@@ -14,11 +14,6 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def check_id(value: str, field: str) -> None:
-    if not ID_PATTERN.match(value):
-        raise invalid(field, "3-63 characters of a-z, 0-9 and -, starting with a letter or digit")
-
-
 def parse(name: str, collection: str, field: str) -> str:
     """The id in `<collection>/<id>`; INVALID_ARGUMENT naming `field` otherwise."""
     prefix = collection + "/"
