@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up test protos lint-protos bench clean
+.PHONY: install up test test-fast lint protos lint-protos bench clean
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required" >&2; exit 1; }
@@ -20,8 +20,18 @@ install: $(STAMP)
 up: install
 	$(BIN)/atelier up $(ARGS)
 
-test: install
+# Lint and types first (seconds), then the whole suite against real PostgreSQL / NATS.
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast part: domain rules, parsers and contract checks, no servers (seconds).
+test-fast: install
+	$(BIN)/python -m pytest -m "not integration" -q $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 protos: install
 	$(BIN)/python scripts/protos.py generate

@@ -19,7 +19,7 @@ from google.protobuf import any_pb2, json_format
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from starlette.responses import Response
 
-from servicekit.errors import ERROR_DOMAIN
+from servicekit.status import ERROR_DOMAIN
 
 log = logging.getLogger(__name__)
 

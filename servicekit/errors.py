@@ -1,23 +1,47 @@
-"""Domain errors and their rich gRPC status (google.rpc.Status with ErrorInfo / BadRequest).
+"""Errors every layer may raise, with no gRPC or protobuf in sight.
 
-Domain code raises these; the error-mapping interceptor turns them into a status the
-client can read with grpc_status.rpc_status.from_call, and the gateway into HTTP JSON.
+Domain rules raise these (they are plain exceptions with a canonical code, a machine
+reason and metadata); the api edge turns them into a rich `google.rpc.Status`
+(servicekit.status) and the gateway into HTTP JSON. Keeping this module free of wire
+types is what lets `domain/` packages stay pure.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import ParamSpec, TypeVar
 
-import grpc
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
-from grpc_status import rpc_status
+P = ParamSpec("P")
+T = TypeVar("T")
 
-ERROR_DOMAIN = "atelier.dev"
+
+class Code(IntEnum):
+    """The canonical codes of google.rpc.Code (same numbers), without importing it."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
 
 
 class AtelierError(Exception):
-    code: int = code_pb2.INTERNAL
+    code: Code = Code.INTERNAL
     reason: str = "INTERNAL"
 
     def __init__(self, message: str, *, reason: str | None = None, metadata: dict[str, str] | None = None):
@@ -27,24 +51,25 @@ class AtelierError(Exception):
             self.reason = reason
         self.metadata = dict(metadata or {})
 
-    def details(self) -> list:
-        return [error_details_pb2.ErrorInfo(reason=self.reason, domain=ERROR_DOMAIN, metadata=self.metadata)]
 
-    def to_status_proto(self) -> status_pb2.Status:
-        status = status_pb2.Status(code=self.code, message=self.message)
-        for detail in self.details():
-            packed = any_pb2.Any()
-            packed.Pack(detail)
-            status.details.append(packed)
-        return status
+class InvalidArgument(AtelierError):
+    code = Code.INVALID_ARGUMENT
+    reason = "INVALID_ARGUMENT"
 
-    def to_grpc_status(self) -> grpc.Status:
-        return rpc_status.to_status(self.to_status_proto())
+    def __init__(self, violations: list[tuple[str, str]]):
+        fields = ", ".join(f for f, _ in violations)
+        super().__init__(f"invalid request: {fields}")
+        self.violations = violations
 
 
 @dataclass
 class Violations:
-    """Collects every bad field of a request so the caller learns all of them at once."""
+    """Collects every bad field of a request so the caller learns all of them at once.
+
+    Checks that raise `InvalidArgument` on their own (parsing a resource name, a request
+    id, a page token) are folded in with `take` or `collect`, which catch that one error
+    type and nothing else: a real fault still surfaces as one.
+    """
 
     items: list[tuple[str, str]] = field(default_factory=list)
 
@@ -55,6 +80,22 @@ class Violations:
         if not condition:
             self.add(field_path, description)
 
+    def take(self, check: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
+        """`check(*args, **kwargs)`, or None with its violations collected."""
+        try:
+            return check(*args, **kwargs)
+        except InvalidArgument as exc:
+            self.items.extend(exc.violations)
+            return None
+
+    @contextmanager
+    def collect(self) -> Iterator[None]:
+        """Run a block whose InvalidArgument is collected instead of raised."""
+        try:
+            yield
+        except InvalidArgument as exc:
+            self.items.extend(exc.violations)
+
     def __bool__(self) -> bool:
         return bool(self.items)
 
@@ -63,31 +104,12 @@ class Violations:
             raise InvalidArgument(self.items)
 
 
-class InvalidArgument(AtelierError):
-    code = code_pb2.INVALID_ARGUMENT
-    reason = "INVALID_ARGUMENT"
-
-    def __init__(self, violations: list[tuple[str, str]]):
-        fields = ", ".join(f for f, _ in violations)
-        super().__init__(f"invalid request: {fields}")
-        self.violations = violations
-
-    def details(self) -> list:
-        bad = error_details_pb2.BadRequest(
-            field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-                for f, d in self.violations
-            ]
-        )
-        return [*super().details(), bad]
-
-
 def invalid(field_path: str, description: str) -> InvalidArgument:
     return InvalidArgument([(field_path, description)])
 
 
 class NotFound(AtelierError):
-    code = code_pb2.NOT_FOUND
+    code = Code.NOT_FOUND
     reason = "NOT_FOUND"
 
     def __init__(self, resource: str):
@@ -95,34 +117,30 @@ class NotFound(AtelierError):
 
 
 class AlreadyExists(AtelierError):
-    code = code_pb2.ALREADY_EXISTS
+    code = Code.ALREADY_EXISTS
     reason = "ALREADY_EXISTS"
 
 
 class Aborted(AtelierError):
-    code = code_pb2.ABORTED
+    code = Code.ABORTED
     reason = "ABORTED"
 
 
 class FailedPrecondition(AtelierError):
-    code = code_pb2.FAILED_PRECONDITION
+    code = Code.FAILED_PRECONDITION
     reason = "FAILED_PRECONDITION"
 
 
 class PermissionDenied(AtelierError):
-    code = code_pb2.PERMISSION_DENIED
+    code = Code.PERMISSION_DENIED
     reason = "PERMISSION_DENIED"
 
 
 class Unauthenticated(AtelierError):
-    code = code_pb2.UNAUTHENTICATED
+    code = Code.UNAUTHENTICATED
     reason = "UNAUTHENTICATED"
 
 
 class Unavailable(AtelierError):
-    code = code_pb2.UNAVAILABLE
+    code = Code.UNAVAILABLE
     reason = "UNAVAILABLE"
-
-
-def internal_status(message: str = "internal error") -> grpc.Status:
-    return AtelierError(message).to_grpc_status()

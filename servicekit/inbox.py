@@ -19,15 +19,19 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import context as otel_context
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from atelier.events.v1 import envelope_pb2
 from servicekit import telemetry
+from servicekit.auth import SYSTEM
 from servicekit.events import EventBus
+from servicekit.uow import UnitOfWork, in_unit_of_work
 
 log = logging.getLogger("atelier.inbox")
 
-Handler = Callable[[AsyncConnection, envelope_pb2.EventEnvelope], Awaitable[None]]
+# A handler applies one event inside a unit of work opened by the consumer (the inbox row
+# and the handler's effect and events commit together); it acts as the platform (SYSTEM).
+Handler = Callable[[UnitOfWork, envelope_pb2.EventEnvelope], Awaitable[None]]
 
 inbox_table = sa.table(
     "inbox",
@@ -165,5 +169,5 @@ class EventConsumer:
             )
             if inserted.first() is None:
                 return False
-            await self._handler(conn, envelope)
+            await in_unit_of_work(conn, SYSTEM, lambda uow: self._handler(uow, envelope))
             return True

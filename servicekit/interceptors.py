@@ -16,7 +16,8 @@ import grpc
 
 from servicekit import context
 from servicekit.auth import PRINCIPAL_METADATA_KEY, AuthError, PrincipalTokenCache
-from servicekit.errors import AtelierError, Unauthenticated, internal_status
+from servicekit.errors import AtelierError, Unauthenticated
+from servicekit.status import grpc_code, internal_status, to_grpc_status
 
 log = logging.getLogger("atelier.rpc")
 
@@ -64,8 +65,8 @@ def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.
             enter(ctx)
             return await call()
         except AtelierError as exc:
-            outcome = grpc.StatusCode(_code_tuple(exc.code)).name
-            await ctx.abort_with_status(exc.to_grpc_status())
+            outcome = grpc_code(exc).name
+            await ctx.abort_with_status(to_grpc_status(exc))
         except (grpc.aio.AbortError, grpc.RpcError):
             outcome = "ABORTED_BY_HANDLER"
             raise
@@ -113,7 +114,7 @@ def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.
             async for item in inner_stream(request_or_iterator, ctx):
                 yield item
         except AtelierError as exc:
-            await ctx.abort_with_status(exc.to_grpc_status())
+            await ctx.abort_with_status(to_grpc_status(exc))
         except (grpc.aio.AbortError, grpc.RpcError, GeneratorExit):
             raise
         except Exception:
@@ -127,9 +128,3 @@ def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.
     )
     return factory(streaming, handler.request_deserializer, handler.response_serializer)
 
-
-def _code_tuple(code: int):
-    for status in grpc.StatusCode:
-        if status.value[0] == code:
-            return status.value
-    return grpc.StatusCode.UNKNOWN.value

@@ -70,6 +70,15 @@ class Infra:
         return ServiceConfig(**values)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A test that reaches real PostgreSQL / NATS (the `infra` fixture, directly or through
+    a service fixture) or a subprocess mesh is `integration`; the rest is the fast part
+    (`make test-fast`: pure domain rules, parsers, generated-contract checks)."""
+    for item in items:
+        if "infra" in getattr(item, "fixturenames", ()) or item.get_closest_marker("slow"):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def infra():
     run_id = secrets.token_hex(4)

@@ -18,6 +18,7 @@ from google.protobuf import empty_pb2, field_mask_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from gateway import Settings, create_app
+from servicekit.status import to_grpc_status
 from servicekit.auth import PRINCIPAL_METADATA_KEY, UserTokenVerifier, mint_user_token, verify_internal_token
 from servicekit.errors import AlreadyExists, AtelierError, InvalidArgument, NotFound, PermissionDenied
 
@@ -88,7 +89,7 @@ class FakeCustomerService(customer_service_pb2_grpc.CustomerServiceServicer):
         verify_internal_token(token, GATEWAY_INTERNAL_SECRET)
 
     async def _fail(self, context, error: AtelierError):
-        status = error.to_grpc_status()
+        status = to_grpc_status(error)
         await context.abort(status.code, status.details, trailing_metadata=status.trailing_metadata)
 
     async def GetCustomer(self, request, context):
