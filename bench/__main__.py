@@ -42,10 +42,12 @@ import grpc
 import httpx
 import psycopg
 
-from atelier.customer.v1 import customer_service_pb2 as api, customer_service_pb2_grpc
+from atelier.customer.v1 import customer_service_pb2 as api
+from atelier.customer.v1 import customer_service_pb2_grpc
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Principal, Role, mint_internal_token, mint_user_token
 
-from . import cpu, generators, infra as infra_mod, processes, profile, report, scale, search, seeding
+from . import cpu, generators, processes, profile, report, scale, search, seeding
+from . import infra as infra_mod
 from .echo import ECHO_METHOD
 from .generators import GeneratorError, LoadResult
 from .report import Row, ratio_row
@@ -67,14 +69,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="3 s per measure, 1 s warm-up, 150 search queries")
     p.add_argument("--duration", type=float, help="seconds measured per throughput measure (default 10; quick 3)")
     p.add_argument("--warmup", type=float, help="seconds of warm-up before each (default 2; quick 1)")
-    p.add_argument("--concurrency", type=int, default=16, help="requests in flight for throughput measures (default 16)")
+    p.add_argument(
+        "--concurrency", type=int, default=16, help="requests in flight for throughput measures (default 16)"
+    )
     p.add_argument("--queries", type=int, help="search queries measured (default 600; quick 150)")
     p.add_argument(
         "--breakdown",
         action="store_true",
         help="also measure the gRPC echo behind the services' interceptors (where b's gap starts)",
     )
-    p.add_argument("--rounds", type=int, default=1, help="repeat each ceiling/measure pair N (≤ 5) times, keep the best (default 1)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="repeat each ceiling/measure pair N (≤ 5) times, keep the best (default 1)",
+    )
     p.add_argument(
         "--generator",
         choices=("auto", "python"),
@@ -82,7 +91,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="auto: wrk / h2load when installed, else the Python fallbacks; python: force the fallbacks",
     )
     p.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the servers under load; collapsed stacks to DIR")
-    p.add_argument("--output", type=Path, help="results file (default bench/results.json; a --profile run writes none unless given)")
+    p.add_argument(
+        "--output",
+        type=Path,
+        help="results file (default bench/results.json; a --profile run writes none unless given)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the temp dir (server logs, embedded data)")
     p.add_argument(
         "--import-customers", type=int, metavar="N",
@@ -133,7 +146,9 @@ class Bench:
     # -- helpers -------------------------------------------------------------
 
     def grpc_metadata(self) -> dict[str, str]:
-        return {PRINCIPAL_METADATA_KEY: mint_internal_token(self.principal, self.internal_secret, ttl_seconds=TOKEN_TTL)}
+        return {
+            PRINCIPAL_METADATA_KEY: mint_internal_token(self.principal, self.internal_secret, ttl_seconds=TOKEN_TTL)
+        }
 
     def bearer(self) -> dict[str, str]:
         token = mint_user_token(
@@ -158,7 +173,11 @@ class Bench:
             return
         for name, pid in pids.items():
             rec = profile.record(
-                pid, f"{label}-{name}", self.args.profile, delay=self.args.warmup + 0.3, duration=self.args.duration - 0.6
+                pid,
+                f"{label}-{name}",
+                self.args.profile,
+                delay=self.args.warmup + 0.3,
+                duration=self.args.duration - 0.6,
             )
             if rec is not None:
                 self.profiles.append(rec)
@@ -417,7 +436,9 @@ class Bench:
         """Every successful POST created exactly one customer (wrk cannot read the bodies)."""
         created = self.count_customers(infra) - before
         rows = [r for r in self.all_rows if r.key == "d"]
-        answered = sum(r.detail.get("requests", 0) - r.detail.get("errors", 0) + (r.detail.get("warmup_ok") or 0) for r in rows)
+        answered = sum(
+            r.detail.get("requests", 0) - r.detail.get("errors", 0) + (r.detail.get("warmup_ok") or 0) for r in rows
+        )
         check = (
             f"{created} customers inserted for {answered} successful POST responses over {len(rows)} run(s), "
             f"warm-ups included (up to {self.args.concurrency} a run may still have been in flight when the generator stopped)"
@@ -441,7 +462,9 @@ class Bench:
             row.note = f"{row.note}; {busy}" if row.note else busy
         self.all_rows.append(row)
         self.rows[key] = row
-        shown = "—" if row.value is None else (f"{row.value:,.0f} req/s" if row.unit == "req/s" else f"{row.value:.1f} ms")
+        shown = (
+            "—" if row.value is None else (f"{row.value:,.0f} req/s" if row.unit == "req/s" else f"{row.value:.1f} ms")
+        )
         say(f"    {shown}{' — ' + row.note if row.note else ''}")
         say("    " + cpu.describe(usage))
         return row
@@ -564,8 +587,30 @@ class Bench:
 
     def finish(self, pg_version: str, nats_version: str, infra_info: dict, elapsed: float) -> None:
         a = self.args
-        ordered = [self.rows[k] for k in ("a1", "a1i", "b", "a2", "c", "a3", "d", "e50", "e", "e-name", "e-email", "e-phone",
-                                    "a4", "f", "g", "g-rss", "h", "i") if k in self.rows]
+        ordered = [
+            self.rows[k]
+            for k in (
+                "a1",
+                "a1i",
+                "b",
+                "a2",
+                "c",
+                "a3",
+                "d",
+                "e50",
+                "e",
+                "e-name",
+                "e-email",
+                "e-phone",
+                "a4",
+                "f",
+                "g",
+                "g-rss",
+                "h",
+                "i",
+            )
+            if k in self.rows
+        ]
         say("")
         say(report.table(ordered))
         if self.notes:

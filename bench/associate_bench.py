@@ -28,7 +28,8 @@ import time
 import grpc
 import psycopg
 
-from atelier.associate.v1 import associate_pb2, associate_service_pb2 as api, associate_service_pb2_grpc, store_pb2
+from atelier.associate.v1 import associate_pb2, associate_service_pb2_grpc, store_pb2
+from atelier.associate.v1 import associate_service_pb2 as api
 from bench.sandbox import service_sandbox
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Principal, Role, mint_internal_token
 
@@ -54,8 +55,21 @@ def _seed_book(conn: psycopg.Connection, associate_id: str, size: int, *, with_p
         ) as copy:
             for i, cid in enumerate(ids):
                 contact = f"2026-{1 + i % 11:02d}-{1 + i % 27:02d} 10:{i % 60:02d}:00+00"
-                copy.write_row((cid, f"Given{i}", f"Family{i}", "stores/bench", 1 + i % 4, ["watches"] if i % 3 else [],
-                                str(100 + (i * 37) % 50_000), "EUR", 1 + i % 9, contact, contact))
+                copy.write_row(
+                    (
+                        cid,
+                        f"Given{i}",
+                        f"Family{i}",
+                        "stores/bench",
+                        1 + i % 4,
+                        ["watches"] if i % 3 else [],
+                        str(100 + (i * 37) % 50_000),
+                        "EUR",
+                        1 + i % 9,
+                        contact,
+                        contact,
+                    )
+                )
     conn.execute("UPDATE associates SET book_size = book_size + %s WHERE id = %s", (size, associate_id))
 
 
@@ -64,15 +78,23 @@ def _measure(address: str, database_url: str, secret: str, book: int, query_book
     with grpc.insecure_channel(address) as channel:
         stub = associate_service_pb2_grpc.AssociateServiceStub(channel)
         md = _metadata(secret, hq)
-        store = stub.CreateStore(api.CreateStoreRequest(
-            store=store_pb2.Store(code="BENCH", display_name="Bench", time_zone="Europe/Paris"), store_id="bench"),
-            metadata=md)
+        store = stub.CreateStore(
+            api.CreateStoreRequest(
+                store=store_pb2.Store(code="BENCH", display_name="Bench", time_zone="Europe/Paris"), store_id="bench"
+            ),
+            metadata=md,
+        )
 
         def hire(aid: str, capacity: int) -> None:
-            stub.CreateAssociate(api.CreateAssociateRequest(
-                associate=associate_pb2.Associate(store=store.name, display_name=aid, role=associate_pb2.STAFF_ROLE_ASSOCIATE,
-                                                  capacity=capacity),
-                associate_id=aid), metadata=md)
+            stub.CreateAssociate(
+                api.CreateAssociateRequest(
+                    associate=associate_pb2.Associate(
+                        store=store.name, display_name=aid, role=associate_pb2.STAFF_ROLE_ASSOCIATE, capacity=capacity
+                    ),
+                    associate_id=aid,
+                ),
+                metadata=md,
+            )
 
         hire("leaving", book)
         hire("reader", query_book)
@@ -103,8 +125,9 @@ def _measure(address: str, database_url: str, secret: str, book: int, query_book
                 "SELECT count(*) FROM outbox WHERE event_type = 'atelier.associate.assignment_changed'"
             ).fetchone()[0]
 
-        reader = _metadata(secret, Principal(subject="associates/reader", role=Role.ASSOCIATE,
-                                             associate_id="reader", store=store.name))
+        reader = _metadata(
+            secret, Principal(subject="associates/reader", role=Role.ASSOCIATE, associate_id="reader", store=store.name)
+        )
         latencies: list[float] = []
         orders = ("", "lifetime_value desc")
         for i in range(queries + 20):
@@ -119,20 +142,36 @@ def _measure(address: str, database_url: str, secret: str, book: int, query_book
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
     return {
         "handover": {
-            "book": book, "colleagues": COLLEAGUES, "moved": moved, "events": events, "hand_over_moved": done.moved,
-            "assignments_seconds": round(assigned - started, 3), "seconds": round(published - started, 3),
-            "target_seconds": HANDOVER_TARGET_SECONDS, "ok": moved == book and published - started <= HANDOVER_TARGET_SECONDS,
+            "book": book,
+            "colleagues": COLLEAGUES,
+            "moved": moved,
+            "events": events,
+            "hand_over_moved": done.moved,
+            "assignments_seconds": round(assigned - started, 3),
+            "seconds": round(published - started, 3),
+            "target_seconds": HANDOVER_TARGET_SECONDS,
+            "ok": moved == book and published - started <= HANDOVER_TARGET_SECONDS,
         },
         "client_book": {
-            "book": query_book, "queries": len(latencies), "page_size": 50,
-            "p50_ms": round(statistics.median(latencies), 2), "p99_ms": round(p99, 2),
-            "target_p99_ms": BOOK_P99_TARGET_MS, "ok": p99 <= BOOK_P99_TARGET_MS,
+            "book": query_book,
+            "queries": len(latencies),
+            "page_size": 50,
+            "p50_ms": round(statistics.median(latencies), 2),
+            "p99_ms": round(p99, 2),
+            "target_p99_ms": BOOK_P99_TARGET_MS,
+            "ok": p99 <= BOOK_P99_TARGET_MS,
         },
     }
 
 
-def run(*, admin_url: str | None = None, nats_url: str | None = None, book: int = 10_000,
-        query_book: int = 2_000, queries: int = 400) -> dict:
+def run(
+    *,
+    admin_url: str | None = None,
+    nats_url: str | None = None,
+    book: int = 10_000,
+    query_book: int = 2_000,
+    queries: int = 400,
+) -> dict:
     """Measure on the given servers (an admin PostgreSQL URL — a database is created and
     dropped — and a NATS URL with JetStream), or on embedded ones started here."""
     with service_sandbox("associate", admin_url=admin_url, nats_url=nats_url) as box:
@@ -148,7 +187,9 @@ def main() -> None:
     result = run(
         admin_url=os.environ.get("ATELIER_BENCH_DATABASE_URL") or None,
         nats_url=os.environ.get("ATELIER_BENCH_NATS_URL") or None,
-        book=args.book, query_book=args.query_book, queries=args.queries,
+        book=args.book,
+        query_book=args.query_book,
+        queries=args.queries,
     )
     print(json.dumps(result, indent=2))
 

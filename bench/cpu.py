@@ -61,7 +61,7 @@ class CpuMeter:
     def _snapshot(self) -> dict[str, dict[int, float]]:
         return {name: _tree_cpu(pid, name in self.TREES) for name, pid in self.pids.items()}
 
-    def __enter__(self) -> "CpuMeter":
+    def __enter__(self) -> CpuMeter:
         self._t0 = time.monotonic()
         self._busy0 = _machine_busy_seconds()
         self._gen0 = _generator_seconds()

@@ -32,7 +32,8 @@ from pathlib import Path
 import grpc
 import psycopg
 
-from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api, customer_service_pb2_grpc, segment_pb2
+from atelier.customer.v1 import customer_pb2, customer_service_pb2_grpc, segment_pb2
+from atelier.customer.v1 import customer_service_pb2 as api
 from bench.sandbox import service_sandbox
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Principal, Role, mint_internal_token
 
@@ -54,8 +55,9 @@ def _copy_ceiling(database_url: str, n: int) -> float:
         conn.commit()
         started = time.perf_counter()
         with conn.cursor() as cur:
-            with cur.copy("COPY ceiling_customers (id, given_name, family_name, locale, home_store, tier, search_text)"
-                          " FROM STDIN") as copy:
+            with cur.copy(
+                "COPY ceiling_customers (id, given_name, family_name, locale, home_store, tier, search_text) FROM STDIN"
+            ) as copy:
                 for i, (g, f, loc, tier, mail) in enumerate(rows):
                     copy.write_row((f"c{i}", g, f, loc, STORE, tier, f"{g} {f} {mail}".lower()))
             with cur.copy("COPY ceiling_contacts (customer_id, kind, value, is_primary, position) FROM STDIN") as copy:
@@ -131,7 +133,9 @@ def _measure(proc: subprocess.Popen, address: str, database_url: str, secret: st
     }
 
 
-def run(*, admin_url: str | None = None, nats_url: str | None = None, customers: int = 1_000_000, batch: int = 5000) -> dict:
+def run(
+    *, admin_url: str | None = None, nats_url: str | None = None, customers: int = 1_000_000, batch: int = 5000
+) -> dict:
     """Measure on the given servers (an admin PostgreSQL URL — a database is created and
     dropped — and a NATS URL with JetStream), or on embedded ones started here."""
     with service_sandbox("customer", admin_url=admin_url, nats_url=nats_url) as box:
@@ -146,7 +150,8 @@ def main() -> None:
     result = run(
         admin_url=os.environ.get("ATELIER_BENCH_DATABASE_URL") or None,
         nats_url=os.environ.get("ATELIER_BENCH_NATS_URL") or None,
-        customers=args.customers, batch=args.batch,
+        customers=args.customers,
+        batch=args.batch,
     )
     print(json.dumps(result, indent=2))
 

@@ -1,12 +1,12 @@
 """The ceilings, built from the same stack as the real servers.
 
-    python -m bench.echo grpc --address 127.0.0.1:PORT
-        a bare grpc.aio server with one unary method that returns its request bytes
-        (a generic handler: no proto, no (de)serialisation, no interceptors);
-    python -m bench.echo http --address 127.0.0.1:PORT --target 127.0.0.1:GRPC_PORT
-        uvicorn + Starlette, the way `python -m gateway` runs them, with two routes that
-        call that echo over one grpc.aio channel: GET /echo/{text} and POST /echo (the
-        body goes to the echo and comes back as the JSON response).
+python -m bench.echo grpc --address 127.0.0.1:PORT
+    a bare grpc.aio server with one unary method that returns its request bytes
+    (a generic handler: no proto, no (de)serialisation, no interceptors);
+python -m bench.echo http --address 127.0.0.1:PORT --target 127.0.0.1:GRPC_PORT
+    uvicorn + Starlette, the way `python -m gateway` runs them, with two routes that
+    call that echo over one grpc.aio channel: GET /echo/{text} and POST /echo (the
+    body goes to the echo and comes back as the JSON response).
 """
 
 from __future__ import annotations
@@ -38,9 +38,7 @@ async def serve_grpc(address: str, interceptor_secret: str = "") -> None:
     async def echo(request: bytes, context) -> bytes:
         return request
 
-    handler = grpc.method_handlers_generic_handler(
-        ECHO_SERVICE, {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
-    )
+    handler = grpc.method_handlers_generic_handler(ECHO_SERVICE, {"Echo": grpc.unary_unary_rpc_method_handler(echo)})
     server.add_generic_rpc_handlers((handler,))
     if server.add_insecure_port(address) == 0:
         raise SystemExit(f"cannot bind {address}")

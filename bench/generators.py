@@ -336,7 +336,7 @@ def _stats(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
 
     def pct(p: float) -> float:
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+        return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
     return {"p50": pct(50), "p90": pct(90), "p99": pct(99), "mean": statistics.fmean(ordered), "max": ordered[-1]}
 

@@ -11,9 +11,9 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import grpc
 import httpx
@@ -100,7 +100,9 @@ def wait_until(child: Child, probe: Callable[[], bool], timeout: float, what: st
     deadline = time.monotonic() + timeout
     while True:
         if not child.alive():
-            raise StartError(f"{what} exited with code {child.proc.returncode}; log {child.log_path}:\n{child.log_tail()}")
+            raise StartError(
+                f"{what} exited with code {child.proc.returncode}; log {child.log_path}:\n{child.log_tail()}"
+            )
         try:
             if probe():
                 return
@@ -214,4 +216,3 @@ def start_gateway(procs: Processes, customer_address: str, secrets: GatewaySecre
     child = procs.spawn("gateway", [sys.executable, "-m", "gateway"], env, f"http://{address}")
     wait_until(child, lambda: http_ok(f"http://{address}/healthz"), 60, "gateway")
     return child
-

@@ -117,7 +117,24 @@ def summarise(path: Path, top: int = 25) -> str:
     lines.append("  inclusive time (selected frames of the project and its libraries):")
     shown = 0
     for name, n in inclusive.most_common(400):
-        if any(k in name for k in ("services/", "servicekit/", "gateway/", "sqlalchemy/", "psycopg/", "grpc/", "json_format", "starlette/", "uvicorn/", "jwt/", "opentelemetry/", "phonenumbers/", "h11/")):
+        if any(
+            k in name
+            for k in (
+                "services/",
+                "servicekit/",
+                "gateway/",
+                "sqlalchemy/",
+                "psycopg/",
+                "grpc/",
+                "json_format",
+                "starlette/",
+                "uvicorn/",
+                "jwt/",
+                "opentelemetry/",
+                "phonenumbers/",
+                "h11/",
+            )
+        ):
             lines.append(f"    {n / total:6.1%}  {name}")
             shown += 1
             if shown >= top + 15:

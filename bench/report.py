@@ -8,7 +8,7 @@ import json
 import os
 import platform
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -38,7 +38,9 @@ class Row:
             "target": self.target or None,
             "met": self.met,
             "note": self.note or None,
-            "server_cpu_ms_per_request": None if cpu_ms_per_request(self) is None else round(cpu_ms_per_request(self), 3),
+            "server_cpu_ms_per_request": None
+            if cpu_ms_per_request(self) is None
+            else round(cpu_ms_per_request(self), 3),
             "detail": self.detail,
         }
 
@@ -83,7 +85,17 @@ def machine() -> dict:
 
 def package_versions() -> dict:
     out = {"python": platform.python_version()}
-    for dist in ("grpcio", "protobuf", "SQLAlchemy", "psycopg", "psycopg-binary", "starlette", "uvicorn", "nats-py", "PyJWT"):
+    for dist in (
+        "grpcio",
+        "protobuf",
+        "SQLAlchemy",
+        "psycopg",
+        "psycopg-binary",
+        "starlette",
+        "uvicorn",
+        "nats-py",
+        "PyJWT",
+    ):
         try:
             out[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
@@ -120,12 +132,24 @@ def cpu_ms_per_request(row: Row) -> float | None:
 def _cpu(row: Row) -> str:
     usage = row.detail.get("cpu") or {}
     cores = usage.get("cores", {})
-    shown = [f"{name} {v:.2f}" for name, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.05 and name != "bench"]
+    shown = [
+        f"{name} {v:.2f}" for name, v in sorted(cores.items(), key=lambda kv: -kv[1]) if v >= 0.05 and name != "bench"
+    ]
     return ", ".join(shown)
 
 
 def table(rows: list[Row]) -> str:
-    header = ("", "measure", "result", "vs ceiling", "target", "met?", "generator", "server CPU/req", "CPU cores used (server processes)")
+    header = (
+        "",
+        "measure",
+        "result",
+        "vs ceiling",
+        "target",
+        "met?",
+        "generator",
+        "server CPU/req",
+        "CPU cores used (server processes)",
+    )
     lines = []
     body = []
     for r in rows:
@@ -153,4 +177,4 @@ def write_json(path: Path, document: dict) -> None:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")

@@ -46,9 +46,14 @@ def _start(service: str, database_url: str, nats_url: str, secret: str, run_id: 
     address = f"127.0.0.1:{free_port()}"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ATELIER_", "OTEL_"))}
     env.update(
-        PYTHONUNBUFFERED="1", ATELIER_DATABASE_URL=database_url, ATELIER_NATS_URL=nats_url,
-        ATELIER_GRPC_ADDRESS=address, ATELIER_INTERNAL_SECRET=secret, ATELIER_LOG_LEVEL="WARNING",
-        ATELIER_EVENTS_PREFIX=f"b{run_id}", ATELIER_EVENTS_STREAM=f"B{run_id.upper()}",
+        PYTHONUNBUFFERED="1",
+        ATELIER_DATABASE_URL=database_url,
+        ATELIER_NATS_URL=nats_url,
+        ATELIER_GRPC_ADDRESS=address,
+        ATELIER_INTERNAL_SECRET=secret,
+        ATELIER_LOG_LEVEL="WARNING",
+        ATELIER_EVENTS_PREFIX=f"b{run_id}",
+        ATELIER_EVENTS_STREAM=f"B{run_id.upper()}",
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", f"services.{service}"], cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT

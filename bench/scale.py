@@ -51,7 +51,9 @@ def _join(*notes: str) -> str:
     return "; ".join(n for n in notes if n)
 
 
-def customer_data_rows(admin_url: str, nats_url: str, customers: int, pids: dict[str, int], busy_threshold: float) -> tuple[dict[str, Row], dict]:
+def customer_data_rows(
+    admin_url: str, nats_url: str, customers: int, pids: dict[str, int], busy_threshold: float
+) -> tuple[dict[str, Row], dict]:
     result, usage, error = _metered(
         pids, lambda: customer_data.run(admin_url=admin_url, nats_url=nats_url, customers=customers)
     )
@@ -94,11 +96,14 @@ def customer_data_rows(admin_url: str, nats_url: str, customers: int, pids: dict
     return rows, detail
 
 
-def associate_rows(admin_url: str, nats_url: str, pids: dict[str, int], busy_threshold: float) -> tuple[dict[str, Row], dict]:
+def associate_rows(
+    admin_url: str, nats_url: str, pids: dict[str, int], busy_threshold: float
+) -> tuple[dict[str, Row], dict]:
     result, usage, error = _metered(
         pids,
-        lambda: associate_bench.run(admin_url=admin_url, nats_url=nats_url, book=BOOK, query_book=QUERY_BOOK,
-                                    queries=BOOK_QUERIES),  # fmt: skip
+        lambda: associate_bench.run(
+            admin_url=admin_url, nats_url=nats_url, book=BOOK, query_book=QUERY_BOOK, queries=BOOK_QUERIES
+        ),
     )
     busy = _busy(usage, busy_threshold)
     detail = {"cpu": usage, "associate": result}
@@ -138,10 +143,20 @@ def skipped_rows(flag: str, keys: tuple[str, ...]) -> dict[str, Row]:
         "g": ("StreamCustomers", "clients/s", f"≥ {customer_data.STREAM_RATE_TARGET:,}/s"),
         "g-rss": ("  StreamCustomers server peak RSS", "MB", f"< {customer_data.STREAM_RSS_TARGET_MB} MB"),
         "h": (f"hand-over of a {BOOK:,}-client book", "s", f"≤ {associate_bench.HANDOVER_TARGET_SECONDS:g} s"),
-        "i": (f"ListClientBook p99, {QUERY_BOOK:,}-client book", "ms", f"p99 ≤ {associate_bench.BOOK_P99_TARGET_MS:g} ms"),
+        "i": (
+            f"ListClientBook p99, {QUERY_BOOK:,}-client book",
+            "ms",
+            f"p99 ≤ {associate_bench.BOOK_P99_TARGET_MS:g} ms",
+        ),
     }
     return {
-        k: Row(key=k.split("-")[0], measure=names[k][0], value=None, unit=names[k][1], target=names[k][2],
-               note=f"skipped ({flag})")  # fmt: skip
+        k: Row(
+            key=k.split("-")[0],
+            measure=names[k][0],
+            value=None,
+            unit=names[k][1],
+            target=names[k][2],
+            note=f"skipped ({flag})",
+        )
         for k in keys
     }

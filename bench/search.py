@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from atelier.customer.v1 import customer_service_pb2 as api, customer_service_pb2_grpc
+from atelier.customer.v1 import customer_service_pb2 as api
+from atelier.customer.v1 import customer_service_pb2_grpc
 
 from .seeding import SeedCustomer
 
@@ -132,7 +133,9 @@ async def _run(address: str, metadata: tuple, warm, queries, page_size: int) -> 
     async with grpc.aio.insecure_channel(address) as channel:
         stub = customer_service_pb2_grpc.CustomerServiceStub(channel)
         for _, q, _ in warm:
-            await stub.SearchCustomers(api.SearchCustomersRequest(query=q, page_size=page_size), metadata=metadata, timeout=30)
+            await stub.SearchCustomers(
+                api.SearchCustomersRequest(query=q, page_size=page_size), metadata=metadata, timeout=30
+            )
         for category, q, target in queries:
             request = api.SearchCustomersRequest(query=q, page_size=page_size)
             t0 = time.perf_counter()
@@ -153,7 +156,9 @@ async def _run(address: str, metadata: tuple, warm, queries, page_size: int) -> 
     return result
 
 
-def measure(address: str, metadata: tuple, customers: list[SeedCustomer], count: int, warmup: int = 30, page_size: int = 10) -> SearchResult:
+def measure(
+    address: str, metadata: tuple, customers: list[SeedCustomer], count: int, warmup: int = 30, page_size: int = 10
+) -> SearchResult:
     queries = build_queries(customers, count + warmup)
     # The warm-up uses its own queries, so the measured ones are not cache-hot repeats.
     return asyncio.run(_run(address, metadata, queries[:warmup], queries[warmup:], page_size))

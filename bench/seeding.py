@@ -17,7 +17,7 @@ import random
 import time
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -31,9 +31,16 @@ WECHAT = customer_pb2.ContactKind.CONTACT_KIND_WECHAT
 _MARKETS = {
     # region: (share, locale, stores, given names, family names, phone prefixes and length, mail domains)
     "CN": (
-        0.40, "zh-CN",
-        ["stores/shanghai-plaza66", "stores/beijing-skp", "stores/chengdu-taikoo-li", "stores/shenzhen-mixc",
-         "stores/hangzhou-tower", "stores/online-cn"],
+        0.40,
+        "zh-CN",
+        [
+            "stores/shanghai-plaza66",
+            "stores/beijing-skp",
+            "stores/chengdu-taikoo-li",
+            "stores/shenzhen-mixc",
+            "stores/hangzhou-tower",
+            "stores/online-cn",
+        ],
         "Wei Fang Xiuying Na Min Jing Li Qiang Lei Jun Yang Yong Yan Jie Juan Tao Xiaoming Mei Ling Hui Ying Xin "
         "Yu Hao Zhen Lan Xue Yun Ting Bo Chen Peng Rui Kai Lin Qing Hong Jia Yi Hua Shan Dan Ning Xiaoyu Zihan "
         "Yuxuan Haoran Ziyi Yutong Xinyi Jiayi Muchen Ruoxi",
@@ -44,9 +51,15 @@ _MARKETS = {
         ["qq.com", "163.com", "126.com", "sina.com", "foxmail.com", "gmail.com", "icloud.com"],
     ),
     "FR": (
-        0.25, "fr-FR",
-        ["stores/paris-faubourg", "stores/paris-montaigne", "stores/lyon-republique", "stores/cannes-croisette",
-         "stores/online-fr"],
+        0.25,
+        "fr-FR",
+        [
+            "stores/paris-faubourg",
+            "stores/paris-montaigne",
+            "stores/lyon-republique",
+            "stores/cannes-croisette",
+            "stores/online-fr",
+        ],
         "Camille Hélène Marie Sophie Claire Julien Antoine Louis Chloé Léa Manon Élodie Mathilde Juliette Pauline "
         "Aurélie Céline Isabelle Nathalie Valérie Thomas Nicolas Pierre Guillaume Maxime Alexandre Baptiste Hugo "
         "Lucas Émile Margaux Inès Zoé Anaïs Océane Victoire Apolline Diane Bérénice Gaspard Arthur Raphaël Adèle "
@@ -61,7 +74,8 @@ _MARKETS = {
         ["gmail.com", "orange.fr", "free.fr", "yahoo.fr", "hotmail.fr", "wanadoo.fr", "icloud.com", "laposte.net"],
     ),
     "GB": (
-        0.10, "en-GB",
+        0.10,
+        "en-GB",
         ["stores/london-bond-street", "stores/london-harrods", "stores/online-uk"],
         "Oliver George Harry Jack Charlie Thomas James William Henry Olivia Amelia Isla Ava Emily Sophia Grace "
         "Lily Charlotte Florence Evie Poppy Freddie Alfie Archie Arthur Edward Imogen Harriet Rosie",
@@ -72,7 +86,8 @@ _MARKETS = {
         ["gmail.com", "outlook.com", "hotmail.co.uk", "btinternet.com", "icloud.com", "yahoo.co.uk"],
     ),
     "US": (
-        0.10, "en-US",
+        0.10,
+        "en-US",
         ["stores/new-york-madison", "stores/beverly-hills-rodeo", "stores/miami-design-district", "stores/online-us"],
         "Emma Olivia Ava Isabella Sophia Mia Charlotte Amelia Harper Evelyn Liam Noah William James Logan "
         "Benjamin Mason Elijah Oliver Jacob Madison Abigail Elizabeth Ella Scarlett Grace Chloe Victoria Avery",
@@ -83,7 +98,8 @@ _MARKETS = {
         ["gmail.com", "yahoo.com", "outlook.com", "icloud.com", "aol.com", "me.com"],
     ),
     "JP": (
-        0.08, "ja-JP",
+        0.08,
+        "ja-JP",
         ["stores/tokyo-ginza", "stores/tokyo-omotesando", "stores/osaka-shinsaibashi"],
         "Haruto Yuto Sota Yuki Hayato Haruki Ryusei Koki Sora Riku Yui Aoi Hina Sakura Rin Yuna Mei Akari "
         "Hinata Mio Kaito Ren Daiki Kenta Naoki Ayaka Misaki Nanami Saki Emi",
@@ -93,7 +109,8 @@ _MARKETS = {
         ["gmail.com", "yahoo.co.jp", "docomo.ne.jp", "icloud.com", "outlook.jp"],
     ),
     "IT": (
-        0.07, "it-IT",
+        0.07,
+        "it-IT",
         ["stores/milano-montenapoleone", "stores/roma-condotti", "stores/firenze-tornabuoni"],
         "Giulia Francesca Chiara Sofia Aurora Alice Ginevra Emma Giorgia Beatrice Alessandro Lorenzo Matteo "
         "Leonardo Francesco Andrea Marco Luca Riccardo Tommaso Gabriele Federico Martina Elena Valentina",
@@ -139,7 +156,7 @@ class SeedResult:
         }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ascii(text: str) -> str:
     folded = unicodedata.normalize("NFKD", text)
     return "".join(c for c in folded if c.isascii() and (c.isalnum())).lower()
@@ -153,7 +170,7 @@ def _copy_text(value: object) -> str:
 def generate(count: int, seed: int = 20261122):
     """Yield (customer row fields, [ContactPoint], SeedCustomer) for `count` customers."""
     rng = random.Random(seed)
-    markets = [(region, spec) for region, spec in _MARKETS.items()]
+    markets = list(_MARKETS.items())
     regions = [r for r, _ in markets]
     cum_weights = list(itertools.accumulate(spec[0] for _, spec in markets))
     tiers = [t for t, _ in _TIERS]
@@ -165,7 +182,7 @@ def generate(count: int, seed: int = 20261122):
     used_mail: set[str] = set()
     used_phone: set[str] = set()
     used_wechat: set[str] = set()
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for _ in range(count):
         region = rng.choices(regions, cum_weights=cum_weights)[0]
         locale, stores, givens, families, (prefixes, length), domains = parsed[region]
@@ -248,7 +265,9 @@ def seed(database_url: str, count: int, *, batch: int = 5000) -> SeedResult:
             ) + "\n"
         )  # fmt: skip
         for position, p in enumerate(points):
-            contact_lines.append(f"{row['id']}\t{p.kind}\t{_copy_text(p.value)}\t{'t' if p.primary else 'f'}\t{position}\n")
+            contact_lines.append(
+                f"{row['id']}\t{p.kind}\t{_copy_text(p.value)}\t{'t' if p.primary else 'f'}\t{position}\n"
+            )
         contact_count += len(points)
         customers.append(sc)
     copy_started = time.perf_counter()

@@ -86,8 +86,17 @@ def lint(against: str | None) -> int:
         cmd = [buf, "lint", f"{img}#format=binpb", "--config", config, "--path", "atelier"]
         code = subprocess.call(cmd)
         if code == 0 and against:
-            cmd = [buf, "breaking", f"{img}#format=binpb", "--against", against,
-                   "--config", config, "--path", "atelier"]
+            cmd = [
+                buf,
+                "breaking",
+                f"{img}#format=binpb",
+                "--against",
+                against,
+                "--config",
+                config,
+                "--path",
+                "atelier",
+            ]
             code = subprocess.call(cmd)
         return code
 
