@@ -11,7 +11,7 @@ import threading
 import time
 from typing import IO, Iterable
 
-from servicekit.embedded import die_with_parent
+from atelierctl.embedded import die_with_parent
 
 # A child that dies sooner than this after starting counts as a "quick" crash; that many
 # in a row means it is broken, not unlucky, and restarting further only hides the error.

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime, timedelta, timezone
 import unicodedata
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import httpx
 import phonenumbers

@@ -29,7 +29,8 @@ from typing import IO
 import grpc
 from google.protobuf import json_format
 
-from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api, customer_service_pb2_grpc
+from atelier.customer.v1 import customer_pb2, customer_service_pb2_grpc
+from atelier.customer.v1 import customer_service_pb2 as api
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Principal, Role, mint_internal_token
 
 DEFAULT_BATCH = 1000

@@ -9,7 +9,6 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 
-
 # Never via an HTTP proxy from the environment: the gateway is on 127.0.0.1.
 _DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 

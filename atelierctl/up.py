@@ -21,8 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from atelierctl import registry, state
 from atelierctl.children import QUICK_CRASH_SECONDS, Child, Output, stop_children
-from atelierctl.readiness import grpc_serving, http_ok
-from servicekit.embedded import (
+from atelierctl.embedded import (
     LOCALHOST,
     EmbeddedError,
     EmbeddedNats,
@@ -31,6 +30,7 @@ from servicekit.embedded import (
     free_port,
     port_is_free,
 )
+from atelierctl.readiness import grpc_serving, http_ok
 
 PREFERRED_GATEWAY_PORT = 8080
 

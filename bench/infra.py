@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from servicekit.embedded import EmbeddedNats, EmbeddedPostgres, ensure_database
+from atelierctl.embedded import EmbeddedNats, EmbeddedPostgres, ensure_database
 
 
 @dataclass

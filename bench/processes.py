@@ -18,7 +18,7 @@ from pathlib import Path
 import grpc
 import httpx
 
-from servicekit.embedded import free_port, stop_process
+from atelierctl.embedded import free_port, stop_process
 
 REPO = Path(__file__).resolve().parent.parent
 LOCALHOST = "127.0.0.1"

@@ -18,7 +18,7 @@ import grpc
 import psycopg
 from psycopg import sql
 
-from servicekit.embedded import EmbeddedNats, EmbeddedPostgres, ensure_database, free_port
+from atelierctl.embedded import EmbeddedNats, EmbeddedPostgres, ensure_database, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

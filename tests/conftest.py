@@ -21,10 +21,10 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from atelierctl.embedded import EmbeddedNats, EmbeddedPostgres, ensure_database
 from servicekit import telemetry
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Principal, Role, mint_internal_token
 from servicekit.config import ServiceConfig
-from servicekit.embedded import EmbeddedNats, EmbeddedPostgres, ensure_database
 
 # Spans must be real (not no-op) for trace context to travel through events.
 telemetry.configure("atelier-tests", "WARNING")

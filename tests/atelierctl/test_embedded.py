@@ -16,7 +16,7 @@ import psutil
 import psycopg
 import pytest
 
-from servicekit.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres, free_port
+from atelierctl.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres, free_port
 
 
 def test_postgres_serves_tcp_with_pg_trgm_and_keeps_data_across_restart(tmp_path: Path) -> None:
@@ -93,7 +93,7 @@ def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
         f"""
         import json, sys, time
         from pathlib import Path
-        from servicekit.embedded import EmbeddedNats, EmbeddedPostgres
+        from atelierctl.embedded import EmbeddedNats, EmbeddedPostgres
         pg = EmbeddedPostgres(Path({str(tmp_path / "postgres")!r})); pg.start()
         ns = EmbeddedNats(Path({str(tmp_path / "nats")!r})); ns.start()
         print(json.dumps([pg.pid, ns.pid]), flush=True)

@@ -19,11 +19,11 @@ import psutil
 import pytest
 
 from atelierctl import registry, state
+from atelierctl.embedded import free_port, port_is_free
 from atelierctl.token import TokenError, parse_duration
 from atelierctl.up import database_url_for
-from servicekit.embedded import free_port, port_is_free
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 ATELIER = Path(sys.executable).with_name("atelier")
 READY = re.compile(r"Atelier is up: (http://\S+)")
 
