@@ -21,9 +21,10 @@ The table is append-only: a trigger refuses UPDATE and DELETE.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -68,9 +69,9 @@ class AuditRecord:
     resource: str
     purpose: str
     request_id: str = ""
-    occur_time: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    occur_time: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    def row(self) -> tuple:
+    def row(self) -> tuple[datetime, str, str, str, str, str, str]:
         return (self.occur_time, self.actor, self.role, self.action, self.resource, self.purpose, self.request_id)
 
 
@@ -79,10 +80,12 @@ async def write_now(conn: AsyncConnection, *records: AuditRecord) -> None:
     if not records:
         return
     raw = await conn.get_raw_connection()
-    async with raw.driver_connection.cursor() as cur:
-        async with cur.copy(_COPY) as copy:
-            for r in records:
-                await copy.write_row(r.row())
+    driver = raw.driver_connection
+    if driver is None:
+        raise RuntimeError("the audit COPY needs a live psycopg connection")
+    async with driver.cursor() as cur, cur.copy(_COPY) as copy:
+        for r in records:
+            await copy.write_row(r.row())
 
 
 class AuditWriter:
@@ -91,7 +94,7 @@ class AuditWriter:
         self._interval = interval
         self._max_buffer = max_buffer
         self._buffer: list[AuditRecord] = []
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._lock = asyncio.Lock()
 
@@ -134,8 +137,7 @@ class AuditWriter:
         self._closed = True
         if self._task is not None:
             self._task.cancel()
-            try:
+            # _run logs and survives its own failures: cancelling it is the only way it ends.
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
         await self.flush()

@@ -12,8 +12,9 @@ Two kinds of token, both JWTs verified with PyJWT:
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 import jwt
 
@@ -26,7 +27,7 @@ INTERNAL_ALGORITHM = "HS256"
 INTERNAL_TTL_SECONDS = 300
 
 
-class Role(str, Enum):
+class Role(StrEnum):
     ASSOCIATE = "associate"
     MANAGER = "manager"
     HQ = "hq"
@@ -53,9 +54,9 @@ class Principal:
         }
 
     @classmethod
-    def from_claims(cls, claims: dict) -> "Principal":
+    def from_claims(cls, claims: Mapping[str, object]) -> Principal:
         try:
-            role = Role(claims.get("role", ""))
+            role = Role(str(claims.get("role", "")))
         except ValueError:
             raise AuthError(f"unknown role {claims.get('role')!r}") from None
         subject = str(claims.get("sub") or "")
@@ -140,9 +141,7 @@ def mint_user_token(
     algorithm: str = "HS256",
 ) -> str:
     """A development token for the gateway (`atelier token`)."""
-    principal = Principal.from_claims(
-        {"sub": subject, "role": role, "associate_id": associate_id, "store": store}
-    )
+    principal = Principal.from_claims({"sub": subject, "role": role, "associate_id": associate_id, "store": store})
     now = int(time.time())
     payload = {**principal.claims(), "iss": issuer, "aud": audience, "iat": now, "exp": now + ttl_seconds}
     return jwt.encode(payload, secret, algorithm=algorithm)

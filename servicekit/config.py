@@ -47,16 +47,14 @@ class ServiceConfig:
     events_stream: str = "ATELIER"
 
     @classmethod
-    def from_env(cls, name: str) -> "ServiceConfig":
+    def from_env(cls, name: str) -> ServiceConfig:
         missing = [
             var
             for var in ("ATELIER_DATABASE_URL", "ATELIER_NATS_URL", "ATELIER_INTERNAL_SECRET")
             if not os.environ.get(var, "").strip()
         ]
         if missing:
-            raise ConfigError(
-                f"{name} service cannot start: missing environment variable(s) {', '.join(missing)}"
-            )
+            raise ConfigError(f"{name} service cannot start: missing environment variable(s) {', '.join(missing)}")
         return cls(
             name=name,
             database_url=required("ATELIER_DATABASE_URL"),

@@ -32,9 +32,7 @@ _CLAIM = sa.text(
     "INSERT INTO idempotency_keys (method, request_id, request_hash) VALUES (:m, :r, :h) "
     "ON CONFLICT DO NOTHING RETURNING request_id"
 )
-_EXISTING = sa.text(
-    "SELECT request_hash, response FROM idempotency_keys WHERE method = :m AND request_id = :r"
-)
+_EXISTING = sa.text("SELECT request_hash, response FROM idempotency_keys WHERE method = :m AND request_id = :r")
 _STORE = sa.text("UPDATE idempotency_keys SET response = :resp WHERE method = :m AND request_id = :r")
 
 
@@ -52,9 +50,7 @@ def fingerprint(request: Message, caller: str) -> str:
     return digest.hexdigest()
 
 
-async def claim(
-    conn: AsyncConnection, method: str, request_id: str, request: Message, caller: str
-) -> bytes | None:
+async def claim(conn: AsyncConnection, method: str, request_id: str, request: Message, caller: str) -> bytes | None:
     """None when this call owns the key (go ahead and create); else the first response.
     The caller is part of the fingerprint: a request id replayed by someone else is
     refused rather than answered with another caller's result."""
@@ -69,7 +65,8 @@ async def claim(
             reason="REQUEST_ID_REUSED",
             metadata={"request_id": request_id},
         )
-    return row.response
+    response: bytes | None = row.response
+    return response
 
 
 async def remember(conn: AsyncConnection, method: str, request_id: str, response: Message) -> None:

@@ -10,9 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any, TypeVar
 
 from servicekit.errors import invalid
+
+Row = TypeVar("Row")
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 200
@@ -30,18 +34,18 @@ def _fingerprint(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()[:16]
 
 
-def encode(position: list, query: str = "") -> str:
-    raw = json.dumps({"p": position, "q": _fingerprint(query)}, separators=(",", ":"))
+def encode(position: Sequence[object], query: str = "") -> str:
+    raw = json.dumps({"p": list(position), "q": _fingerprint(query)}, separators=(",", ":"))
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def next_token(rows: list, size: int, query: str, position) -> str:
+def next_token(rows: Sequence[Row], size: int, query: str, position: Callable[[Row], Sequence[object]]) -> str:
     """The token of the page after `rows` (fetched with LIMIT size + 1), '' on the last
     page; `position(row)` gives the keyset position of the page's last row."""
     return encode(position(rows[size - 1]), query) if len(rows) > size else ""
 
 
-def decode(token: str, query: str = "", *, shape: tuple[type, ...] | None = None) -> list | None:
+def decode(token: str, query: str = "", *, shape: tuple[type, ...] | None = None) -> list[Any] | None:
     """The position a token points at; None for the first page.
 
     With `shape` (one type per position element: int, str or datetime), a token whose
@@ -53,25 +57,28 @@ def decode(token: str, query: str = "", *, shape: tuple[type, ...] | None = None
     try:
         padded = token + "=" * (-len(token) % 4)
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        position, fingerprint = data["p"], data["q"]
+        position: object = data["p"]
+        fingerprint: object = data["q"]
     except (ValueError, KeyError, TypeError):
         raise invalid("page_token", "not a page token issued by this API") from None
     if fingerprint != _fingerprint(query):
         raise invalid("page_token", "belongs to a request with different parameters")
     if shape is not None:
-        position = _shaped(position, shape)
+        return _shaped(position, shape)
+    if not isinstance(position, list):
+        raise invalid("page_token", "not a page token issued by this API")
     return position
 
 
-def _shaped(position, shape: tuple[type, ...]) -> list:
+def _shaped(position: object, shape: tuple[type, ...]) -> list[Any]:
     bad = invalid("page_token", "not a page token issued by this API")
     if not isinstance(position, list) or len(position) != len(shape):
         raise bad
-    out = []
-    for value, kind in zip(position, shape):
-        if kind is int and isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63:
-            out.append(value)
-        elif kind is str and isinstance(value, str) and "\x00" not in value:
+    out: list[Any] = []
+    for value, kind in zip(position, shape, strict=True):
+        if (kind is int and isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63) or (
+            kind is str and isinstance(value, str) and "\x00" not in value
+        ):
             out.append(value)
         elif kind is datetime and isinstance(value, str):
             try:

@@ -26,8 +26,7 @@ def details(error: AtelierError) -> list[Message]:
         found.append(
             error_details_pb2.BadRequest(
                 field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-                    for f, d in error.violations
+                    error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in error.violations
                 ]
             )
         )
@@ -44,7 +43,8 @@ def to_status_proto(error: AtelierError) -> status_pb2.Status:
 
 
 def to_grpc_status(error: AtelierError) -> grpc.Status:
-    return rpc_status.to_status(to_status_proto(error))
+    status: grpc.Status = rpc_status.to_status(to_status_proto(error))
+    return status
 
 
 def grpc_code(error: AtelierError) -> grpc.StatusCode:

@@ -96,9 +96,7 @@ class Transactions:
         async with self.begin(caller) as uow:
             key = idempotent.request_id if idempotent is not None else ""
             if idempotent is not None and key:
-                first = await idempotency.claim(
-                    uow.conn, idempotent.method, key, idempotent.request, caller.subject
-                )
+                first = await idempotency.claim(uow.conn, idempotent.method, key, idempotent.request, caller.subject)
                 if first is not None:
                     return idempotent.reply.FromString(first)
             reply = await work(uow)
@@ -119,9 +117,7 @@ class Transactions:
             yield conn
 
 
-async def in_unit_of_work(
-    conn: AsyncConnection, caller: Principal, work: Callable[[UnitOfWork], Awaitable[T]]
-) -> T:
+async def in_unit_of_work(conn: AsyncConnection, caller: Principal, work: Callable[[UnitOfWork], Awaitable[T]]) -> T:
     """Run `work` as a unit of work on a transaction someone else opened and will commit
     (the inbox, which records the event id in it)."""
     uow = UnitOfWork(conn, caller)
