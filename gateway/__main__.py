@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sys
+from types import FrameType
 
 import uvicorn
 
@@ -21,7 +22,7 @@ from servicekit.config import ConfigError
 GRACEFUL_SHUTDOWN_SECONDS = 20
 
 
-def _exit_cleanly(signum, frame) -> None:
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 

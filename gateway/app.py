@@ -14,8 +14,10 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import AsyncIterator
 
 import grpc
+from google.protobuf.message import Message
 from google.rpc import code_pb2, status_pb2
 from grpc_status import rpc_status
 from opentelemetry import trace
@@ -24,6 +26,8 @@ from starlette.datastructures import MutableHeaders
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Message as ASGIMessage
 
 from gateway import health
 from gateway.channels import Channels
@@ -55,10 +59,10 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 class RequestIdMiddleware:
     """Gives every request an id, and every response the X-Request-Id header."""
 
-    def __init__(self, app):
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -73,7 +77,7 @@ class RequestIdMiddleware:
             request_id = uuid.uuid4().hex
         scope[_REQUEST_ID_SCOPE_KEY] = request_id
 
-        async def send_with_id(message):
+        async def send_with_id(message: ASGIMessage) -> None:
             if message["type"] == "http.response.start":
                 MutableHeaders(scope=message)[REQUEST_ID_HEADER] = request_id
             await send(message)
@@ -82,15 +86,22 @@ class RequestIdMiddleware:
 
 
 def request_id_of(request: Request) -> str:
-    return request.scope.get(_REQUEST_ID_SCOPE_KEY) or uuid.uuid4().hex
+    request_id = request.scope.get(_REQUEST_ID_SCOPE_KEY)
+    return request_id if isinstance(request_id, str) and request_id else uuid.uuid4().hex
 
 
 class Gateway:
     """Everything one request needs, built once at start."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings) -> None:
         settings.check()
         self.settings = settings
+        if settings.development:
+            weak = settings.weak_secrets()
+            log.warning(
+                "gateway: development mode (ATELIER_ENV=development)%s",
+                "; accepted only because of it: " + "; ".join(weak) if weak else "",
+            )
         self.backends = resolve(settings.service_addresses, settings.backends)
         if not self.backends:
             log.warning("gateway: no backend is fronted; only /healthz, /openapi.json and /docs answer")
@@ -192,7 +203,7 @@ _SERVER_SIDE = {
 }
 
 
-async def _rich_status(call, exc: grpc.aio.AioRpcError) -> status_pb2.Status:
+async def _rich_status(call: grpc.aio.UnaryUnaryCall[Message, Message], exc: grpc.aio.AioRpcError) -> status_pb2.Status:
     try:
         rich = await rpc_status.aio.from_call(call)
     except ValueError:
@@ -205,7 +216,7 @@ def _raw_path(request: Request) -> str:
     # The raw path keeps percent-escapes, so an encoded "/" or ":" inside an id is not
     # mistaken for a separator (gateway.http_rules decodes each bound segment).
     raw = request.scope.get("raw_path")
-    if raw is None:
+    if not isinstance(raw, bytes):
         return request.url.path
     path = raw.split(b"?", 1)[0].decode("latin-1")
     root = request.scope.get("root_path", "")
@@ -242,10 +253,10 @@ def _method_not_allowed(method: str, path: str, allowed: list[str]) -> Response:
 
 
 class _TranscodeEndpoint:
-    def __init__(self, gateway: Gateway):
+    def __init__(self, gateway: Gateway) -> None:
         self.gateway = gateway
 
-    async def __call__(self, scope, receive, send) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = await self.gateway.transcode(Request(scope, receive))
         await response(scope, receive, send)
 
@@ -255,7 +266,7 @@ def create_app(settings: Settings) -> Starlette:
     gateway = Gateway(settings)
 
     @contextlib.asynccontextmanager
-    async def lifespan(app):
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await gateway.channels.close()
 
@@ -264,12 +275,16 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", gateway.healthz, methods=["GET"]),
             Route("/openapi.json", gateway.openapi_json, methods=["GET"]),
             Route("/docs", gateway.docs, methods=["GET"]),
-            # An ASGI app (not a function) keeps methods=None, so every verb reaches the
-            # transcoder, which answers 404/405 itself in the JSON error shape.
-            Route("/{path:path}", _TranscodeEndpoint(gateway), methods=None),
         ],
         lifespan=lifespan,
     )
+    # Every other request, whatever its verb and path, goes to the transcoder, which answers
+    # 404/405 itself in the JSON error shape. It is the router's default rather than a
+    # `/{path:path}` route because Starlette's path patterns do not match a decoded newline
+    # (`/v1/customers/%0Ac1` would get Starlette's plain-text 404), and with no slash
+    # redirects, since API paths are exact.
+    app.router.default = _TranscodeEndpoint(gateway)
+    app.router.redirect_slashes = False
     app.state.gateway = gateway
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -21,6 +21,7 @@ import logging
 import sysconfig
 import tempfile
 from pathlib import Path
+from typing import TypeAlias
 
 from google.protobuf import descriptor_pb2
 
@@ -54,7 +55,8 @@ def _comments_from_checkout() -> tuple[tuple[str, str], ...]:
     if not _PROTOS.is_dir():
         return ()
     try:
-        import grpc_tools
+        # grpc-tools ships no type stubs; only protoc.main(argv) -> int is used.
+        import grpc_tools  # type: ignore[import-untyped]
         from grpc_tools import protoc
     except ImportError:
         return ()
@@ -93,13 +95,16 @@ def comments_from_set(fds: descriptor_pb2.FileDescriptorSet) -> dict[str, str]:
             service = prefix + s.name
             _put(comments, service, by_path.get((_FILE_SERVICE, i)))
             for j, method in enumerate(s.method):
-                _put(
-                    comments, f"{service}.{method.name}", by_path.get((_FILE_SERVICE, i, _SERVICE_METHOD, j))
-                )
+                _put(comments, f"{service}.{method.name}", by_path.get((_FILE_SERVICE, i, _SERVICE_METHOD, j)))
     return comments
 
 
-def _message(comments: dict, by_path: dict, m, path: tuple[int, ...], scope: str) -> None:
+_ByPath: TypeAlias = dict[tuple[int, ...], str]
+
+
+def _message(
+    comments: dict[str, str], by_path: _ByPath, m: descriptor_pb2.DescriptorProto, path: tuple[int, ...], scope: str
+) -> None:
     name = scope + m.name
     _put(comments, name, by_path.get(path))
     for i, f in enumerate(m.field):
@@ -110,7 +115,13 @@ def _message(comments: dict, by_path: dict, m, path: tuple[int, ...], scope: str
         _enum(comments, by_path, e, path + (_MESSAGE_ENUM, i), name + ".")
 
 
-def _enum(comments: dict, by_path: dict, e, path: tuple[int, ...], scope: str) -> None:
+def _enum(
+    comments: dict[str, str],
+    by_path: _ByPath,
+    e: descriptor_pb2.EnumDescriptorProto,
+    path: tuple[int, ...],
+    scope: str,
+) -> None:
     name = scope + e.name
     _put(comments, name, by_path.get(path))
     for i, value in enumerate(e.value):

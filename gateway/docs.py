@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from html import escape
 
+from gateway.openapi import Schema
+
 _CSS = """
 :root { --ink:#1d1d1f; --muted:#6e6e73; --line:#e3e3e8; --bg:#fafafa; --accent:#7a5c3e; }
 * { box-sizing: border-box; }
@@ -64,7 +66,7 @@ def _op_anchor(op_id: str) -> str:
     return "op-" + _safe_id(op_id)
 
 
-def _type(schema: dict) -> str:
+def _type(schema: Schema) -> str:
     """A short, linked description of a schema's type."""
     if not schema:
         return "any"
@@ -78,10 +80,7 @@ def _type(schema: dict) -> str:
         return f"array of {_type(schema.get('items', {}))}"
     if kind == "object" and isinstance(schema.get("additionalProperties"), dict):
         return f"map of string → {_type(schema['additionalProperties'])}"
-    if isinstance(kind, list):
-        text = " | ".join(escape(str(k)) for k in kind)
-    else:
-        text = escape(str(kind or "any"))
+    text = " | ".join(escape(str(k)) for k in kind) if isinstance(kind, list) else escape(str(kind or "any"))
     if schema.get("format"):
         text += f" <code>({escape(schema['format'])})</code>"
     if schema.get("enum"):
@@ -89,7 +88,7 @@ def _type(schema: dict) -> str:
     return text
 
 
-def _parameters(params: list[dict]) -> str:
+def _parameters(params: list[Schema]) -> str:
     if not params:
         return ""
     rows = []
@@ -106,7 +105,7 @@ def _parameters(params: list[dict]) -> str:
     )
 
 
-def _properties(schema: dict) -> str:
+def _properties(schema: Schema) -> str:
     props = schema.get("properties") or {}
     if not props:
         return '<p class="summary">No fields.</p>'
@@ -125,15 +124,15 @@ def _properties(schema: dict) -> str:
     return "<table><tr><th>field</th><th>type</th><th>description</th></tr>" + "".join(rows) + "</table>"
 
 
-def _body(schema: dict) -> str:
+def _body(schema: Schema) -> str:
     if "$ref" in schema or schema.get("type") != "object":
         return f'<p class="label">Request body</p><p>{_type(schema)}</p>'
     return '<p class="label">Request body</p>' + _properties(schema)
 
 
-def render_docs(spec: dict) -> str:
+def render_docs(spec: Schema) -> str:
     info = spec.get("info", {})
-    by_tag: dict[str, list[tuple[str, str, dict]]] = {}
+    by_tag: dict[str, list[tuple[str, str, Schema]]] = {}
     for path, item in spec.get("paths", {}).items():
         for verb, op in item.items():
             for tag in op.get("tags") or ["default"]:
@@ -161,13 +160,7 @@ def render_docs(spec: dict) -> str:
             body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
             if body is not None:
                 parts.append(_body(body))
-            ok = (
-                op.get("responses", {})
-                .get("200", {})
-                .get("content", {})
-                .get("application/json", {})
-                .get("schema")
-            )
+            ok = op.get("responses", {}).get("200", {}).get("content", {}).get("application/json", {}).get("schema")
             if ok is not None:
                 parts.append(f'<p class="label">Response</p><p>{_type(ok)}</p>')
             parts.append("</section>")
@@ -186,9 +179,7 @@ def render_docs(spec: dict) -> str:
             inner = described + f"<p>string, one of {values}</p>"
         else:
             inner = described + f"<p>{_type(schema)}</p>"
-        sections.append(
-            f'<section class="schema" id="{_anchor(name)}"><h4>{escape(name)}</h4>{inner}</section>'
-        )
+        sections.append(f'<section class="schema" id="{_anchor(name)}"><h4>{escape(name)}</h4>{inner}</section>')
 
     intro = _prose(info.get("description", ""))
     return (

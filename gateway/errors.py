@@ -13,9 +13,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from typing import Any
 
 import grpc
 from google.protobuf import any_pb2, json_format
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from starlette.responses import Response
 
@@ -51,9 +53,10 @@ def http_status(code: int) -> int:
 
 def code_name(code: int) -> str:
     try:
-        return code_pb2.Code.Name(code)
+        name: str = code_pb2.Code.Name(code)
     except ValueError:
         return "UNKNOWN"
+    return name
 
 
 class GatewayError(Exception):
@@ -84,8 +87,7 @@ class GatewayError(Exception):
                 status,
                 error_details_pb2.BadRequest(
                     field_violations=[
-                        error_details_pb2.BadRequest.FieldViolation(field=f, description=d)
-                        for f, d in self.violations
+                        error_details_pb2.BadRequest.FieldViolation(field=f, description=d) for f, d in self.violations
                     ]
                 ),
             )
@@ -98,7 +100,7 @@ def bad_request(violations: list[tuple[str, str]], message: str = "") -> Gateway
     return GatewayError(code_pb2.INVALID_ARGUMENT, message, violations=violations)
 
 
-def _pack(status: status_pb2.Status, detail) -> None:
+def _pack(status: status_pb2.Status, detail: Message) -> None:
     packed = any_pb2.Any()
     packed.Pack(detail)
     status.details.append(packed)
@@ -112,17 +114,15 @@ def status_from_rpc_error(error: grpc.RpcError, rich: status_pb2.Status | None) 
     return status_pb2.Status(code=code.value[0], message=details or "")
 
 
-def error_body(status: status_pb2.Status, http_code: int | None = None) -> dict:
+def error_body(status: status_pb2.Status, http_code: int | None = None) -> dict[str, Any]:
     details = []
     for detail in status.details:
         try:
             details.append(json_format.MessageToDict(detail))
         except (TypeError, KeyError, json_format.Error):
             # A detail type this gateway has no descriptor for still reaches the client.
-            details.append(
-                {"@type": detail.type_url, "value": base64.b64encode(detail.value).decode("ascii")}
-            )
-    error: dict = {
+            details.append({"@type": detail.type_url, "value": base64.b64encode(detail.value).decode("ascii")})
+    error: dict[str, Any] = {
         "code": http_code or http_status(status.code),
         "status": code_name(status.code),
         "message": status.message,

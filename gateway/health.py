@@ -8,6 +8,7 @@ probe.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2
@@ -30,10 +31,12 @@ async def check_backend(channel: grpc.aio.Channel, deadline: float) -> str:
     except grpc.aio.AioRpcError as exc:
         # UNAVAILABLE, DEADLINE_EXCEEDED, UNIMPLEMENTED... tell the operator which.
         return exc.code().name
-    return health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    name: str = health_pb2.HealthCheckResponse.ServingStatus.Name(response.status)
+    return name
 
 
-async def check_all(channels: Channels, deadline: float) -> tuple[bool, dict]:
+async def check_all(channels: Channels, deadline: float) -> tuple[bool, dict[str, Any]]:
+    """(healthy, the /healthz body: overall status and each backend's)."""
     names = channels.names
     results = await asyncio.gather(*(check_backend(channels.get(n), deadline) for n in names))
     services = dict(zip(names, results, strict=True))

@@ -28,7 +28,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 from urllib.parse import unquote
+
+from google.api import http_pb2
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _LITERAL = re.compile(r"[^/{}*:=]+")
@@ -74,7 +77,7 @@ class PathTemplate:
     def parse(cls, text: str) -> PathTemplate:
         return _Parser(text).parse()
 
-    def specificity(self) -> tuple:
+    def specificity(self) -> tuple[int, tuple[int, ...], str]:
         return (0 if self.verb else 1, tuple(s.kind for s in self.segments), self.text)
 
     def match(self, path: RequestPath) -> dict[str, str] | None:
@@ -98,9 +101,8 @@ class PathTemplate:
             if seg.kind == LITERAL:
                 if _decode(raw[i]) != seg.literal:
                     return None
-            elif seg.kind == WILDCARD:
-                if raw[i] == "":
-                    return None
+            elif seg.kind == WILDCARD and raw[i] == "":
+                return None
         bound: dict[str, str] = {}
         for var in self.variables:
             end = len(raw) if (deep and var.end == len(segs)) else var.end
@@ -249,11 +251,11 @@ class HttpBinding:
     response_body: str = ""
 
 
-def bindings_from_rule(rule) -> list[HttpBinding]:
+def bindings_from_rule(rule: http_pb2.HttpRule) -> list[HttpBinding]:
     """Every binding of a google.api.HttpRule; raises TemplateError on a bad template."""
     out: list[HttpBinding] = []
 
-    def one(r) -> None:
+    def one(r: http_pb2.HttpRule) -> None:
         kind = r.WhichOneof("pattern")
         if kind is None:
             return
@@ -269,19 +271,22 @@ def bindings_from_rule(rule) -> list[HttpBinding]:
     return out
 
 
+Route = TypeVar("Route")
+
+
 @dataclass
-class RouteMatch:
-    route: object
+class RouteMatch(Generic[Route]):
+    route: Route
     variables: dict[str, str]
 
 
 @dataclass
-class Router:
+class Router(Generic[Route]):
     """Routes keyed by HTTP method, each list in deterministic match order."""
 
-    _by_method: dict[str, list[tuple[PathTemplate, object]]] = field(default_factory=dict)
+    _by_method: dict[str, list[tuple[PathTemplate, Route]]] = field(default_factory=dict)
 
-    def add(self, method: str, template: PathTemplate, route: object) -> None:
+    def add(self, method: str, template: PathTemplate, route: Route) -> None:
         routes = self._by_method.setdefault(method, [])
         for existing, _ in routes:
             if existing.text == template.text:
@@ -289,7 +294,7 @@ class Router:
         routes.append((template, route))
         routes.sort(key=lambda item: item[0].specificity())
 
-    def match(self, method: str, raw_path: str) -> RouteMatch | None:
+    def match(self, method: str, raw_path: str) -> RouteMatch[Route] | None:
         path = RequestPath.split(raw_path)
         for template, route in self._by_method.get(method, ()):
             bound = template.match(path)
@@ -301,10 +306,8 @@ class Router:
         """Methods that would match the path, to tell 405 from 404."""
         path = RequestPath.split(raw_path)
         return sorted(
-            method
-            for method, routes in self._by_method.items()
-            if any(t.match(path) is not None for t, _ in routes)
+            method for method, routes in self._by_method.items() if any(t.match(path) is not None for t, _ in routes)
         )
 
-    def routes(self) -> list[tuple[str, PathTemplate, object]]:
+    def routes(self) -> list[tuple[str, PathTemplate, Route]]:
         return [(m, t, r) for m, items in sorted(self._by_method.items()) for t, r in items]

@@ -3,6 +3,9 @@
 The user's JWT never travels past the gateway. Services receive a short-lived internal
 token (servicekit.auth.mint_internal_token) carrying only the principal, so they trust one
 key, the internal secret, whatever identity provider staff sign in with.
+
+The role `service` is the platform's own identity (consumers, jobs, internal calls); a user
+token claiming it is refused here, so a person can never act as the platform.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import time
 from google.rpc import code_pb2
 
 from gateway.errors import GatewayError
-from servicekit.auth import INTERNAL_TTL_SECONDS, AuthError, Principal, UserTokenVerifier, mint_internal_token
+from servicekit.auth import INTERNAL_TTL_SECONDS, AuthError, Principal, Role, UserTokenVerifier, mint_internal_token
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="atelier"'}
 VERIFIED_TOKEN_CACHE_SECONDS = 300
@@ -26,7 +29,7 @@ def unauthenticated(message: str) -> GatewayError:
 
 
 class Identity:
-    def __init__(self, verifier: UserTokenVerifier, internal_secret: str):
+    def __init__(self, verifier: UserTokenVerifier, internal_secret: str) -> None:
         self._verifier = verifier
         self._secret = internal_secret
         # Minting costs an HMAC and a JSON encode per request; one token per principal is
@@ -53,6 +56,11 @@ class Identity:
             principal = self._verifier.verify(token)
         except AuthError as exc:
             raise unauthenticated(f"invalid bearer token: {exc}") from None
+        if principal.role is Role.SERVICE:
+            raise unauthenticated(
+                "invalid bearer token: the role 'service' is internal to the platform and is not "
+                "accepted in a user token (use associate, manager or hq)"
+            )
         if len(self._verified) >= _CACHE_LIMIT:
             self._verified.clear()
         self._verified[token] = (principal, min(_expiry(token), now + VERIFIED_TOKEN_CACHE_SECONDS))

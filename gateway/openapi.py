@@ -17,18 +17,23 @@ Choices worth knowing when reading the document:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 from google.api import field_behavior_pb2, resource_pb2
 from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, FileDescriptor
 
 from gateway.http_rules import DEEP_WILDCARD, LITERAL, PathTemplate
-from gateway.transcode import FREE_FORM, SCALAR_LIKE, WRAPPERS, Operation
+from gateway.transcode import FREE_FORM, SCALAR_LIKE, WRAPPERS, Operation, enum_of, is_map, message_of
+
+# A JSON object of the OpenAPI document (a schema, a parameter, an operation, ...).
+Schema: TypeAlias = dict[str, Any]
 
 FD = FieldDescriptor
 _QUERY_DEPTH = 3
 
-ERROR_SCHEMA = {
+ERROR_SCHEMA: Schema = {
     "type": "object",
     "description": "Google's JSON error shape; details hold google.rpc.BadRequest, ErrorInfo, ...",
     "properties": {
@@ -67,7 +72,7 @@ INTRO = (
 @dataclass
 class _Builder:
     comments: dict[str, str] = field(default_factory=dict)
-    schemas: dict[str, dict] = field(default_factory=dict)
+    schemas: dict[str, Schema] = field(default_factory=dict)
     resource_names: dict[tuple[str, ...], list[str]] = field(default_factory=dict)
     _seen_files: set[str] = field(default_factory=set)
 
@@ -89,7 +94,7 @@ class _Builder:
             if options.HasExtension(resource_pb2.resource):
                 self._learn_patterns(options.Extensions[resource_pb2.resource].pattern)
 
-    def _learn_patterns(self, patterns) -> None:
+    def _learn_patterns(self, patterns: Iterable[str]) -> None:
         for pattern in patterns:
             shape: list[str] = []
             names: list[str] = []
@@ -102,10 +107,10 @@ class _Builder:
                     shape.append(part)
             self.resource_names.setdefault(tuple(shape), names)
 
-    def path_for(self, template: PathTemplate, request: Descriptor) -> tuple[str, list[dict]]:
+    def path_for(self, template: PathTemplate, request: Descriptor) -> tuple[str, list[Schema]]:
         """OpenAPI path and its path parameters."""
         parts: list[str] = []
-        params: list[dict] = []
+        params: list[Schema] = []
         used: set[str] = set()
 
         def unique(name: str) -> str:
@@ -130,9 +135,7 @@ class _Builder:
             if len(sub) == 1 and sub[0].kind != DEEP_WILDCARD:
                 name = unique(_camel(var.field_path))
                 parts.append("{" + name + "}")
-                described = " ".join(
-                    filter(None, [self.comments.get(leaf.full_name), f"Sets `{var.field_path}`."])
-                )
+                described = " ".join(filter(None, [self.comments.get(leaf.full_name), f"Sets `{var.field_path}`."]))
                 params.append(_path_param(name, self.field_schema(leaf, single=True), described))
                 continue
             pattern = "/".join(str(s) for s in sub)
@@ -153,9 +156,7 @@ class _Builder:
                 base = names[wildcard_index]
             else:
                 previous = template.segments[i - 1] if i > var.start else None
-                base = (
-                    _singular(previous.literal) if previous is not None and previous.kind == LITERAL else "id"
-                )
+                base = _singular(previous.literal) if previous is not None and previous.kind == LITERAL else "id"
             name = unique(_camel(base))
             parts.append("{" + name + "}")
             params.append(
@@ -170,7 +171,7 @@ class _Builder:
 
     # -- schemas -----------------------------------------------------------------------
 
-    def ref_for_message(self, message: Descriptor) -> dict:
+    def ref_for_message(self, message: Descriptor) -> Schema:
         inline = _well_known_schema(message)
         if inline is not None:
             return inline
@@ -180,10 +181,10 @@ class _Builder:
             self.schemas[name] = self.message_schema(message)
         return {"$ref": f"#/components/schemas/{name}"}
 
-    def ref_for_enum(self, enum: EnumDescriptor) -> dict:
+    def ref_for_enum(self, enum: EnumDescriptor) -> Schema:
         name = enum.full_name
         if name not in self.schemas:
-            schema: dict = {"type": "string", "title": enum.name, "enum": list(enum.values_by_name)}
+            schema: Schema = {"type": "string", "title": enum.name, "enum": list(enum.values_by_name)}
             lines = [self.comments.get(name, "")]
             lines += [
                 f"- `{value}`: {self.comments[f'{name}.{value}']}"
@@ -196,8 +197,8 @@ class _Builder:
             self.schemas[name] = schema
         return {"$ref": f"#/components/schemas/{name}"}
 
-    def message_schema(self, message: Descriptor, exclude: frozenset[str] = frozenset()) -> dict:
-        properties: dict[str, dict] = {}
+    def message_schema(self, message: Descriptor, exclude: frozenset[str] = frozenset()) -> Schema:
+        properties: dict[str, Schema] = {}
         required: list[str] = []
         for fd in message.fields:
             if fd.name in exclude:
@@ -220,23 +221,23 @@ class _Builder:
             if notes:
                 schema["description"] = " ".join(notes)
             properties[fd.json_name] = schema
-        out: dict = {"type": "object", "title": message.name, "properties": properties}
+        out: Schema = {"type": "object", "title": message.name, "properties": properties}
         if message.full_name in self.comments:
             out["description"] = self.comments[message.full_name]
         if required:
             out["required"] = required
         return out
 
-    def field_schema(self, fd: FieldDescriptor, *, single: bool = False) -> dict:
-        if fd.type == FD.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry and not single:
-            value_fd = fd.message_type.fields_by_name["value"]
+    def field_schema(self, fd: FieldDescriptor, *, single: bool = False) -> Schema:
+        if is_map(fd) and not single:
+            value_fd = message_of(fd).fields_by_name["value"]
             return {"type": "object", "additionalProperties": self.field_schema(value_fd)}
         if fd.is_repeated and not single:
             return {"type": "array", "items": self.field_schema(fd, single=True)}
         if fd.type == FD.TYPE_MESSAGE:
-            return self.ref_for_message(fd.message_type)
+            return self.ref_for_message(message_of(fd))
         if fd.type == FD.TYPE_ENUM:
-            return self.ref_for_enum(fd.enum_type)
+            return self.ref_for_enum(enum_of(fd))
         return dict(_SCALARS[fd.type])
 
     # -- query parameters --------------------------------------------------------------
@@ -247,34 +248,32 @@ class _Builder:
         skip: set[str],
         prefix: tuple[str, ...] = (),
         trail: tuple[str, ...] = (),
-    ) -> list[dict]:
-        params: list[dict] = []
+    ) -> list[Schema]:
+        params: list[Schema] = []
         for fd in message.fields:
             proto_path = ".".join(prefix + (fd.name,))
             if proto_path in skip:
                 continue
             json_path = ".".join(trail + (fd.json_name,))
-            if fd.type == FD.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
+            if is_map(fd):
                 continue
-            if fd.type == FD.TYPE_MESSAGE and fd.message_type.full_name not in SCALAR_LIKE:
+            if fd.type == FD.TYPE_MESSAGE and message_of(fd).full_name not in SCALAR_LIKE:
                 # Nested singular messages are set field by field (`a.b=...`); repeated
                 # messages and free-form JSON cannot be expressed in a query. The depth
                 # limit keeps recursive messages finite.
-                if fd.is_repeated or fd.message_type.full_name in FREE_FORM:
+                if fd.is_repeated or message_of(fd).full_name in FREE_FORM:
                     continue
                 if len(prefix) + 1 >= _QUERY_DEPTH:
                     continue
-                params.extend(
-                    self.query_params(fd.message_type, skip, prefix + (fd.name,), trail + (fd.json_name,))
-                )
+                params.extend(self.query_params(message_of(fd), skip, prefix + (fd.name,), trail + (fd.json_name,)))
                 continue
-            param: dict = {"name": json_path, "in": "query", "schema": self.field_schema(fd)}
+            param: Schema = {"name": json_path, "in": "query", "schema": self.field_schema(fd)}
             notes = [self.comments[fd.full_name]] if fd.full_name in self.comments else []
             if fd.is_repeated:
                 param["style"] = "form"
                 param["explode"] = True
                 notes.append("Repeat the parameter for several values.")
-            if fd.type == FD.TYPE_MESSAGE and fd.message_type.full_name == "google.protobuf.FieldMask":
+            if fd.type == FD.TYPE_MESSAGE and message_of(fd).full_name == "google.protobuf.FieldMask":
                 notes.append("Comma-separated field paths (camelCase or snake_case).")
             if notes:
                 param["description"] = " ".join(notes)
@@ -285,16 +284,14 @@ class _Builder:
 
 
 def _leaf(message: Descriptor, field_path: str) -> FieldDescriptor:
+    *parents, leaf = field_path.split(".")
     current = message
-    fd = None
-    for name in field_path.split("."):
-        fd = current.fields_by_name[name]
-        current = fd.message_type
-    assert fd is not None
-    return fd
+    for name in parents:
+        current = message_of(current.fields_by_name[name])
+    return current.fields_by_name[leaf]
 
 
-def _path_param(name: str, schema: dict, description: str) -> dict:
+def _path_param(name: str, schema: Schema, description: str) -> Schema:
     return {"name": name, "in": "path", "required": True, "schema": schema, "description": description}
 
 
@@ -312,7 +309,7 @@ def _singular(word: str) -> str:
     return word
 
 
-_SCALARS: dict[int, dict] = {
+_SCALARS: dict[int, Schema] = {
     FD.TYPE_DOUBLE: {"type": "number", "format": "double"},
     FD.TYPE_FLOAT: {"type": "number", "format": "float"},
     FD.TYPE_INT32: {"type": "integer", "format": "int32"},
@@ -345,7 +342,7 @@ _WRAPPED = {
 assert set(_WRAPPED) == WRAPPERS
 
 
-def _well_known_schema(message: Descriptor) -> dict | None:
+def _well_known_schema(message: Descriptor) -> Schema | None:
     name = message.full_name
     if name == "google.protobuf.Timestamp":
         return {"type": "string", "format": "date-time"}
@@ -385,12 +382,12 @@ def build_openapi(
     comments: dict[str, str] | None = None,
     title: str = "Atelier API",
     version: str = "v1",
-) -> dict:
+) -> Schema:
     builder = _Builder(comments=dict(comments or {}))
     for op in operations:
         builder.learn_resources(op.method.containing_service.file)
-    paths: dict[str, dict] = {}
-    tags: dict[str, dict] = {}
+    paths: dict[str, Schema] = {}
+    tags: dict[str, Schema] = {}
     for op in operations:
         service = op.method.containing_service
         tags.setdefault(
@@ -416,7 +413,7 @@ def build_openapi(
             if op.body_field is not None:
                 skip.add(op.body_field.name)
             parameters = parameters + builder.query_params(request, skip)
-        operation: dict = {
+        operation: Schema = {
             "operationId": _unique_operation_id(paths, op),
             "summary": _words(op.method.name),
             "description": "\n\n".join(
@@ -464,7 +461,7 @@ def build_openapi(
     }
 
 
-def _unique_operation_id(paths: dict, op: Operation) -> str:
+def _unique_operation_id(paths: Schema, op: Operation) -> str:
     # Additional bindings of one RPC need distinct ids.
     taken = {o["operationId"] for item in paths.values() for o in item.values()}
     candidate, n = op.operation_id, 2
@@ -478,7 +475,7 @@ def _words(name: str) -> str:
     return spaced[:1] + spaced[1:].lower()
 
 
-def _request_body_schema(builder: _Builder, op: Operation) -> dict | None:
+def _request_body_schema(builder: _Builder, op: Operation) -> Schema | None:
     if not op.binding.body:
         return None
     if op.body_field is not None:
@@ -490,7 +487,7 @@ def _request_body_schema(builder: _Builder, op: Operation) -> dict | None:
     return builder.message_schema(op.method.input_type, exclude=top_level_path_fields)
 
 
-def _response_schema(builder: _Builder, op: Operation) -> dict:
+def _response_schema(builder: _Builder, op: Operation) -> Schema:
     if op.response_field is not None:
         return builder.field_schema(op.response_field)
     return builder.ref_for_message(op.method.output_type)

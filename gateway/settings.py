@@ -2,6 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
+| ATELIER_ENV | production | `development` (set by `atelier up`) relaxes the secret checks below; anything else is production |
 | ATELIER_HTTP_ADDRESS | 0.0.0.0:8080 | where the HTTP server listens (host:port, `[::]:8080` for IPv6) |
 | ATELIER_INTERNAL_SECRET | (required) | HS256 key of the internal principal token sent to services |
 | ATELIER_JWT_SECRET | | HMAC key of user tokens (HS256/HS384/HS512) |
@@ -14,6 +15,10 @@
 | ATELIER_DESCRIPTOR_SET | | FileDescriptorSet with source info, for comments in /docs (gateway.comments) |
 | ATELIER_LOG_LEVEL | INFO | |
 | ATELIER_<BACKEND>_ADDRESS | | host:port of each backend in gateway.registry |
+
+Outside development the gateway refuses to start when an HMAC secret (ATELIER_JWT_SECRET,
+ATELIER_INTERNAL_SECRET) is shorter than 32 bytes or is one published with the project
+(KNOWN_SECRETS): anyone who knows the secret can sign a token of any role.
 """
 
 from __future__ import annotations
@@ -31,6 +36,30 @@ from servicekit.config import ConfigError, optional
 
 _HMAC_ALGORITHMS = {"HS256", "HS384", "HS512"}
 
+DEVELOPMENT = "development"
+# An HMAC key shorter than the SHA-256 output weakens HS256 (RFC 7518 section 3.2).
+MIN_SECRET_BYTES = 32
+# Secrets that were ever published with the project (docker-compose.yml defaults until
+# issue 8). tests/gateway/test_settings.py checks that every secret written in README,
+# compose, the chart or docs/ is listed here.
+KNOWN_SECRETS = frozenset(
+    {
+        "dev-jwt-secret-change-me",
+        "dev-internal-secret-change-me",
+    }
+)
+_GENERATE = "generate one with: python -c 'import secrets; print(secrets.token_urlsafe(48))'"
+
+
+def secret_problem(name: str, secret: str) -> str | None:
+    """Why `secret` must not sign tokens outside development, or None when it may."""
+    if secret in KNOWN_SECRETS:
+        return f"{name} is a secret published with Atelier; {_GENERATE}"
+    size = len(secret.encode("utf-8"))
+    if size < MIN_SECRET_BYTES:
+        return f"{name} is {size} bytes long, at least {MIN_SECRET_BYTES} are needed; {_GENERATE}"
+    return None
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -45,14 +74,30 @@ class Settings:
     backends: tuple[Backend, ...] = BACKENDS
     log_level: str = "INFO"
     descriptor_set: str = ""
+    # ATELIER_ENV=development: weak or published secrets are accepted (with a warning).
+    development: bool = False
+
+    def problems(self) -> list[str]:
+        """Everything that keeps these settings from serving, in one list."""
+        if not self.internal_secret:
+            return ["ATELIER_INTERNAL_SECRET is required but not set"]
+        if not self.verifier.key:
+            return ["no key to verify user tokens"]
+        found = [] if self.development else self.weak_secrets()
+        if self.deadline_seconds <= 0 or self.health_deadline_seconds <= 0:
+            found.append("gateway deadlines must be positive")
+        return found
+
+    def weak_secrets(self) -> list[str]:
+        secrets = [("ATELIER_INTERNAL_SECRET", self.internal_secret)]
+        if self.verifier.algorithms[0] in _HMAC_ALGORITHMS:
+            secrets.append(("ATELIER_JWT_SECRET", self.verifier.key))
+        return [p for name, secret in secrets if (p := secret_problem(name, secret)) is not None]
 
     def check(self) -> None:
-        if not self.internal_secret:
-            raise ConfigError("gateway cannot start: ATELIER_INTERNAL_SECRET is required but not set")
-        if not self.verifier.key:
-            raise ConfigError("gateway cannot start: no key to verify user tokens")
-        if self.deadline_seconds <= 0 or self.health_deadline_seconds <= 0:
-            raise ConfigError("gateway deadlines must be positive")
+        found = self.problems()
+        if found:
+            raise ConfigError("gateway cannot start:\n  - " + "\n  - ".join(found))
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -72,25 +117,28 @@ class Settings:
             host, port = "", 0
         deadline = _seconds("ATELIER_GATEWAY_DEADLINE_SECONDS", 10.0, problems)
         health_deadline = _seconds("ATELIER_GATEWAY_HEALTH_DEADLINE_SECONDS", 2.0, problems)
-        # Report every problem at once so a broken deployment is fixed in one round.
-        if problems or verifier is None:
-            raise ConfigError("gateway cannot start:\n  - " + "\n  - ".join(problems))
         addresses = {
-            b.name: os.environ[b.address_env].strip()
-            for b in BACKENDS
-            if os.environ.get(b.address_env, "").strip()
+            b.name: os.environ[b.address_env].strip() for b in BACKENDS if os.environ.get(b.address_env, "").strip()
         }
-        return cls(
-            internal_secret=internal_secret,
-            verifier=verifier,
-            service_addresses=addresses,
-            http_host=host,
-            http_port=port,
-            deadline_seconds=deadline,
-            health_deadline_seconds=health_deadline,
-            log_level=optional("ATELIER_LOG_LEVEL", "INFO").upper(),
-            descriptor_set=os.environ.get("ATELIER_DESCRIPTOR_SET", "").strip(),
-        )
+        settings = None
+        if verifier is not None and internal_secret:
+            settings = cls(
+                internal_secret=internal_secret,
+                verifier=verifier,
+                service_addresses=addresses,
+                http_host=host,
+                http_port=port,
+                deadline_seconds=deadline,
+                health_deadline_seconds=health_deadline,
+                log_level=optional("ATELIER_LOG_LEVEL", "INFO").upper(),
+                descriptor_set=os.environ.get("ATELIER_DESCRIPTOR_SET", "").strip(),
+                development=os.environ.get("ATELIER_ENV", "").strip().lower() == DEVELOPMENT,
+            )
+            problems.extend(settings.problems())
+        # Report every problem at once so a broken deployment is fixed in one round.
+        if problems or settings is None:
+            raise ConfigError("gateway cannot start:\n  - " + "\n  - ".join(problems))
+        return settings
 
 
 def verifier_from_env() -> UserTokenVerifier:
@@ -124,8 +172,7 @@ def parse_algorithms(raw: str) -> tuple[str, ...]:
     unknown = [a for a in algorithms if a not in known]
     if unknown:
         raise ConfigError(
-            f"ATELIER_JWT_ALGORITHMS has unknown algorithm(s) {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(known))}"
+            f"ATELIER_JWT_ALGORITHMS has unknown algorithm(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
         )
     # One key verifies every allowed algorithm, so mixing HMAC and public-key algorithms
     # would invite key-confusion attacks.

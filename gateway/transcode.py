@@ -13,6 +13,12 @@ JSON conventions (the same for every service):
   known name nor a known number, and malformed values are answered with 400 and a
   google.rpc.BadRequest naming every offending field, by its proto path relative to the
   request message (`customer.contact_points[0].kind`), like the services' own errors.
+* No string may hold a NUL character (U+0000), wherever it comes from: a JSON string at any
+  depth (also map keys and free-form Struct values), a query parameter or a path variable.
+  Path variables are resource names, so they may hold no control character at all (a
+  name ending in `%0A` is not a name). Such requests are answered 400 naming the field
+  before any service is called: PostgreSQL cannot store NUL in text, and a newline in an
+  id slips past patterns that anchor with `$`.
 
 Where the fields of a request come from (google.api.http semantics):
 
@@ -34,11 +40,12 @@ import logging
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any, TypeAlias
 
 import grpc
 from google.api import annotations_pb2
 from google.protobuf import duration_pb2, field_mask_pb2, json_format, message_factory, timestamp_pb2
-from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 
 from gateway.errors import bad_request
@@ -46,6 +53,14 @@ from gateway.http_rules import HttpBinding, Router, TemplateError, bindings_from
 from gateway.registry import ResolvedBackend
 
 log = logging.getLogger(__name__)
+
+# (field path, description) pairs, collected to answer one google.rpc.BadRequest.
+Violations: TypeAlias = list[tuple[str, str]]
+# A stub for calling one RPC on one channel (request and reply classes vary by RPC).
+UnaryCallable: TypeAlias = grpc.aio.UnaryUnaryMultiCallable[Message, Message]
+
+NUL_PROBLEM = "must not contain a NUL character (U+0000)"
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f]")
 
 FD = FieldDescriptor
 _INT32 = {FD.TYPE_INT32, FD.TYPE_SINT32, FD.TYPE_SFIXED32}
@@ -55,10 +70,10 @@ _UINT64 = {FD.TYPE_UINT64, FD.TYPE_FIXED64}
 _INTEGERS = _INT32 | _INT64 | _UINT32 | _UINT64
 _FLOATS = {FD.TYPE_FLOAT, FD.TYPE_DOUBLE}
 _INT_RANGE = {
-    **{t: (-(2**31), 2**31 - 1) for t in _INT32},
-    **{t: (-(2**63), 2**63 - 1) for t in _INT64},
-    **{t: (0, 2**32 - 1) for t in _UINT32},
-    **{t: (0, 2**64 - 1) for t in _UINT64},
+    **dict.fromkeys(_INT32, (-(2**31), 2**31 - 1)),
+    **dict.fromkeys(_INT64, (-(2**63), 2**63 - 1)),
+    **dict.fromkeys(_UINT32, (0, 2**32 - 1)),
+    **dict.fromkeys(_UINT64, (0, 2**64 - 1)),
 }
 
 WRAPPERS = {
@@ -95,7 +110,7 @@ class Operation:
     response_field: FieldDescriptor | None = None
     # Field path of each path variable → its chain of field descriptors, resolved once.
     path_chains: dict[str, list[FieldDescriptor]] = field(default_factory=dict, repr=False)
-    _callable: tuple | None = field(default=None, repr=False)
+    _callable: tuple[grpc.aio.Channel, UnaryCallable] | None = field(default=None, repr=False)
 
     @property
     def grpc_path(self) -> str:
@@ -105,11 +120,11 @@ class Operation:
     def operation_id(self) -> str:
         return f"{self.method.containing_service.name}_{self.method.name}"
 
-    def callable_for(self, channel: grpc.aio.Channel):
+    def callable_for(self, channel: grpc.aio.Channel) -> UnaryCallable:
         # Kept with the channel it was made on: building one per request would be waste,
         # and a reopened channel needs a new one.
         if self._callable is None or self._callable[0] is not channel:
-            multicallable = channel.unary_unary(
+            multicallable: UnaryCallable = channel.unary_unary(
                 self.grpc_path,
                 request_serializer=self.request_class.SerializeToString,
                 response_deserializer=self.response_class.FromString,
@@ -118,8 +133,8 @@ class Operation:
         return self._callable[1]
 
 
-def build_operations(backends: list[ResolvedBackend]) -> tuple[Router, list[Operation]]:
-    router = Router()
+def build_operations(backends: list[ResolvedBackend]) -> tuple[Router[Operation], list[Operation]]:
+    router: Router[Operation] = Router()
     operations: list[Operation] = []
     for backend in backends:
         for service in backend.services:
@@ -164,15 +179,19 @@ def _operations_for(backend: str, method: MethodDescriptor) -> list[Operation]:
     return ops
 
 
-def _operation(backend, method, binding: HttpBinding, request_class, response_class) -> Operation:
+def _operation(
+    backend: str,
+    method: MethodDescriptor,
+    binding: HttpBinding,
+    request_class: type[Message],
+    response_class: type[Message],
+) -> Operation:
     request = method.input_type
     path_chains: dict[str, list[FieldDescriptor]] = {}
     for var in binding.template.variables:
         fields = _field_chain(request, var.fields)
         leaf = fields[-1]
-        if leaf.is_repeated or (
-            leaf.type == FD.TYPE_MESSAGE and leaf.message_type.full_name not in SCALAR_LIKE
-        ):
+        if leaf.is_repeated or (leaf.type == FD.TYPE_MESSAGE and message_of(leaf).full_name not in SCALAR_LIKE):
             raise TemplateError(f"path variable {var.field_path} must be a singular scalar field")
         path_chains[var.field_path] = fields
     body_field = None
@@ -220,15 +239,17 @@ def _field_chain(message: Descriptor, names: tuple[str, ...]) -> list[FieldDescr
 # Building the request
 
 
-def build_request(
-    op: Operation, variables: dict[str, str], query: list[tuple[str, str]], body: bytes
-) -> Message:
+def build_request(op: Operation, variables: dict[str, str], query: list[tuple[str, str]], body: bytes) -> Message:
     """The gRPC request for one HTTP request; raises GatewayError(400) naming bad fields."""
     request = op.request_class()
     violations: list[tuple[str, str]] = []
     if op.binding.body:
         _merge_body(op, request, body, violations)
     for field_path, value in variables.items():
+        control = _CONTROL_CHARACTER.search(value)
+        if control is not None:
+            violations.append((field_path, f"a resource name must not contain {_describe_character(control.group())}"))
+            continue
         try:
             _set(request, op.path_chains[field_path], [value])
         except ValueError as exc:
@@ -239,7 +260,12 @@ def build_request(
     return request
 
 
-def _merge_body(op: Operation, request: Message, body: bytes, violations: list) -> None:
+def _describe_character(character: str) -> str:
+    names = {"\x00": "a NUL character", "\n": "a newline", "\r": "a carriage return", "\t": "a tab"}
+    return f"{names.get(character, 'a control character')} (U+{ord(character):04X})"
+
+
+def _merge_body(op: Operation, request: Message, body: bytes, violations: Violations) -> None:
     where = op.body_field.name if op.body_field else "body"
     if not body.strip():
         return
@@ -248,6 +274,7 @@ def _merge_body(op: Operation, request: Message, body: bytes, violations: list) 
     except (ValueError, RecursionError) as exc:
         violations.append((where, f"the request body is not valid JSON: {exc}"))
         return
+    document: object
     if op.body_field is None:
         if value is None:
             return
@@ -257,7 +284,8 @@ def _merge_body(op: Operation, request: Message, body: bytes, violations: list) 
     before = len(violations)
     try:
         _check_message(document, op.method.input_type, "", violations)
-        if len(violations) > before:
+        # A request message is an object; _check_message said so when the body is not one.
+        if len(violations) > before or not isinstance(document, dict):
             return
         normalise_field_masks(document, op.method.input_type)
         json_format.ParseDict(document, request)
@@ -274,10 +302,14 @@ def _describe_parse_error(text: str, default_field: str) -> tuple[str, str]:
     return (".".join(names) or default_field, description)
 
 
-def _merge_query(op: Operation, request: Message, query: list[tuple[str, str]], violations: list) -> None:
+def _merge_query(op: Operation, request: Message, query: list[tuple[str, str]], violations: Violations) -> None:
     # Grouped by field, not by spelling: `pageSize` and `page_size` are one field.
     grouped: dict[str, tuple[str, list[FieldDescriptor], list[str]]] = {}
     for key, value in query:
+        if "\x00" in key or "\x00" in value:
+            if (key, NUL_PROBLEM) not in violations:
+                violations.append((key, NUL_PROBLEM))
+            continue
         fields = _query_field_chain(op.method.input_type, key)
         if fields is None:
             if (key, "unknown query parameter") not in violations:
@@ -293,18 +325,13 @@ def _merge_query(op: Operation, request: Message, query: list[tuple[str, str]], 
             violations.append((key, f"{op.body_field.name} is taken from the request body"))
             continue
         if any(
-            canonical == p or canonical.startswith(p + ".") or p.startswith(canonical + ".")
-            for p in op.path_fields
+            canonical == p or canonical.startswith(p + ".") or p.startswith(canonical + ".") for p in op.path_fields
         ):
             violations.append((key, "this field is bound by the URL path"))
             continue
         leaf = fields[-1]
-        if leaf.type == FD.TYPE_MESSAGE and (
-            leaf.message_type.GetOptions().map_entry or leaf.message_type.full_name not in SCALAR_LIKE
-        ):
-            violations.append(
-                (key, "a message cannot be set from the query string; name its fields (a.b=...)")
-            )
+        if leaf.type == FD.TYPE_MESSAGE and (is_map(leaf) or message_of(leaf).full_name not in SCALAR_LIKE):
+            violations.append((key, "a message cannot be set from the query string; name its fields (a.b=...)"))
             continue
         if not leaf.is_repeated and len(values) > 1:
             violations.append((key, "given more than once but the field is not repeated"))
@@ -326,9 +353,7 @@ def _query_field_chain(message: Descriptor, dotted: str) -> list[FieldDescriptor
         if fd is None:
             return None
         if i < len(parts) - 1 and (
-            fd.is_repeated
-            or fd.type != FD.TYPE_MESSAGE
-            or fd.message_type.full_name in SCALAR_LIKE | FREE_FORM
+            fd.is_repeated or fd.type != FD.TYPE_MESSAGE or message_of(fd).full_name in SCALAR_LIKE | FREE_FORM
         ):
             return None
         chain.append(fd)
@@ -346,7 +371,7 @@ def _fields_by_any_name(message: Descriptor) -> dict[str, FieldDescriptor]:
 
 
 def _set(request: Message, fields: list[FieldDescriptor], values: list[str]) -> None:
-    parent = request
+    parent: Any = request  # a message whose fields are reached by name
     for fd in fields[:-1]:
         parent = getattr(parent, fd.name)
     leaf = fields[-1]
@@ -364,7 +389,7 @@ def _set(request: Message, fields: list[FieldDescriptor], values: list[str]) -> 
         setattr(parent, leaf.name, converted[0])
 
 
-def _convert(fd: FieldDescriptor, text: str):
+def _convert(fd: FieldDescriptor, text: str) -> object:
     """A query or path string as the field's Python value; ValueError says what is wrong."""
     t = fd.type
     if t == FD.TYPE_STRING:
@@ -399,12 +424,12 @@ def _convert(fd: FieldDescriptor, text: str):
         except (binascii.Error, ValueError):
             raise ValueError("expected base64") from None
     if t == FD.TYPE_MESSAGE:
-        return _well_known_from_text(fd.message_type, text)
+        return _well_known_from_text(message_of(fd), text)
     raise ValueError("this field cannot be set from text")
 
 
-def _enum_number(fd: FieldDescriptor, value) -> int:
-    enum = fd.enum_type
+def _enum_number(fd: FieldDescriptor, value: object) -> int:
+    enum = enum_of(fd)
     if isinstance(value, str):
         found = enum.values_by_name.get(value)
         if found is not None:
@@ -418,9 +443,10 @@ def _enum_number(fd: FieldDescriptor, value) -> int:
     raise ValueError(_enum_problem(fd, value))
 
 
-def _enum_problem(fd: FieldDescriptor, value) -> str:
-    names = ", ".join(fd.enum_type.values_by_name)
-    return f"{value!r} is not a value of {fd.enum_type.full_name} (one of {names}, or its number)"
+def _enum_problem(fd: FieldDescriptor, value: object) -> str:
+    enum = enum_of(fd)
+    names = ", ".join(enum.values_by_name)
+    return f"{value!r} is not a value of {enum.full_name} (one of {names}, or its number)"
 
 
 def _well_known_from_text(message: Descriptor, text: str) -> Message:
@@ -442,23 +468,16 @@ def _well_known_from_text(message: Descriptor, text: str) -> Message:
     if name == "google.protobuf.FieldMask":
         return field_mask_pb2.FieldMask(paths=[_snake_path(p) for p in text.split(",") if p.strip()])
     if name in WRAPPERS:
-        cls = message_factory.GetMessageClass(message)
-        wrapper = cls()
-        wrapper.value = _convert(message.fields_by_name["value"], text)
-        return wrapper
+        return message_factory.GetMessageClass(message)(value=_convert(message.fields_by_name["value"], text))
     raise ValueError(f"{name} cannot be set from text")
 
 
 def _snake_path(path: str) -> str:
-    return ".".join(
-        re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), seg) for seg in path.strip().split(".")
-    )
+    return ".".join(re.sub(r"[A-Z]", lambda m: "_" + m.group(0).lower(), seg) for seg in path.strip().split("."))
 
 
 def _camel_path(path: str) -> str:
-    return ".".join(
-        re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), seg) for seg in path.strip().split(".")
-    )
+    return ".".join(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), seg) for seg in path.strip().split("."))
 
 
 # ---------------------------------------------------------------------------------------
@@ -466,13 +485,15 @@ def _camel_path(path: str) -> str:
 # with its full path (json_format stops at the first and names it loosely).
 
 
-def _check_message(value, message: Descriptor, path: str, violations: list) -> None:
+def _check_message(value: object, message: Descriptor, path: str, violations: Violations) -> None:
     name = message.full_name
     if value is None:
         return
     if name in FREE_FORM:
         if name == "google.protobuf.Any" and not (isinstance(value, dict) and "@type" in value):
             violations.append((path, "expected an object with an @type member"))
+            return
+        _check_free_form(value, path, violations)
         return
     if name in SCALAR_LIKE:
         _check_well_known_scalar(value, message, path, violations)
@@ -495,16 +516,20 @@ def _check_message(value, message: Descriptor, path: str, violations: list) -> N
         _check_field(item, fd, f"{path}.{fd.name}" if path else fd.name, violations)
 
 
-def _check_field(value, fd: FieldDescriptor, path: str, violations: list) -> None:
+def _check_field(value: object, fd: FieldDescriptor, path: str, violations: Violations) -> None:
     if value is None:
         return
-    if fd.type == FD.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
+    if is_map(fd):
         if not isinstance(value, dict):
             violations.append((path, "expected a JSON object (map)"))
             return
-        value_fd = fd.message_type.fields_by_name["value"]
+        value_fd = message_of(fd).fields_by_name["value"]
         for key, item in value.items():
-            _check_single(item, value_fd, f"{path}[{json.dumps(key)}]", violations)
+            where = f"{path}[{json.dumps(key)}]"
+            if "\x00" in key:
+                violations.append((where, "the key " + NUL_PROBLEM))
+            else:
+                _check_single(item, value_fd, where, violations)
         return
     if fd.is_repeated:
         if not isinstance(value, list):
@@ -519,12 +544,15 @@ def _check_field(value, fd: FieldDescriptor, path: str, violations: list) -> Non
     _check_single(value, fd, path, violations)
 
 
-def _check_single(value, fd: FieldDescriptor, path: str, violations: list) -> None:
+def _check_single(value: object, fd: FieldDescriptor, path: str, violations: Violations) -> None:
     t = fd.type
     if value is None:
         return
+    if isinstance(value, str) and "\x00" in value:
+        violations.append((path, NUL_PROBLEM))
+        return
     if t == FD.TYPE_MESSAGE:
-        _check_message(value, fd.message_type, path, violations)
+        _check_message(value, message_of(fd), path, violations)
     elif t == FD.TYPE_ENUM:
         try:
             _enum_number(fd, value)
@@ -556,7 +584,24 @@ def _check_single(value, fd: FieldDescriptor, path: str, violations: list) -> No
             violations.append((path, f"expected a number, got {json.dumps(value)}"))
 
 
-def _json_integer(value) -> int | None:
+def _check_free_form(value: object, path: str, violations: Violations) -> None:
+    """Struct, Value, ListValue and Any hold any JSON; none of its strings may hold NUL."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            violations.append((path, NUL_PROBLEM))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}[{json.dumps(key)}]"
+            if "\x00" in key:
+                violations.append((where, "the key " + NUL_PROBLEM))
+            else:
+                _check_free_form(item, where, violations)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_free_form(item, f"{path}[{i}]", violations)
+
+
+def _json_integer(value: object) -> int | None:
     # JSON integers may arrive as numbers or, for 64-bit values, as strings.
     if isinstance(value, bool):
         return None
@@ -572,8 +617,11 @@ def _json_integer(value) -> int | None:
     return None
 
 
-def _check_well_known_scalar(value, message: Descriptor, path: str, violations: list) -> None:
+def _check_well_known_scalar(value: object, message: Descriptor, path: str, violations: Violations) -> None:
     name = message.full_name
+    if isinstance(value, str) and "\x00" in value:
+        violations.append((path, NUL_PROBLEM))
+        return
     if name in WRAPPERS:
         _check_single(value, message.fields_by_name["value"], path, violations)
         return
@@ -588,30 +636,27 @@ def _check_well_known_scalar(value, message: Descriptor, path: str, violations: 
         violations.append((path, str(exc)))
 
 
-def normalise_field_masks(document, message: Descriptor):
-    """FieldMask JSON is camelCase by spec; snake_case paths are accepted and rewritten."""
+def normalise_field_masks(document: object, message: Descriptor) -> None:
+    """FieldMask JSON is camelCase by spec; snake_case paths are accepted and rewritten in place."""
     if not isinstance(document, dict) or message.full_name in FREE_FORM | SCALAR_LIKE:
-        return document
+        return
     by_name = _fields_by_any_name(message)
     for key, item in document.items():
         fd = by_name.get(key)
-        if fd is None or fd.type != FD.TYPE_MESSAGE or item is None:
+        if fd is None or fd.type != FD.TYPE_MESSAGE or item is None or is_map(fd):
             continue
-        if fd.message_type.full_name == "google.protobuf.FieldMask":
+        if message_of(fd).full_name == "google.protobuf.FieldMask":
             if fd.is_repeated and isinstance(item, list):
                 document[key] = [
                     ",".join(_camel_path(p) for p in m.split(",")) if isinstance(m, str) else m for m in item
                 ]
             elif isinstance(item, str):
                 document[key] = ",".join(_camel_path(p) for p in item.split(",") if p.strip())
-        elif fd.message_type.GetOptions().map_entry:
-            continue
         elif fd.is_repeated and isinstance(item, list):
             for element in item:
-                normalise_field_masks(element, fd.message_type)
+                normalise_field_masks(element, message_of(fd))
         else:
-            normalise_field_masks(item, fd.message_type)
-    return document
+            normalise_field_masks(item, message_of(fd))
 
 
 # ---------------------------------------------------------------------------------------
@@ -619,16 +664,38 @@ def normalise_field_masks(document, message: Descriptor):
 
 
 def render_response(op: Operation, response: Message) -> bytes:
-    document = json_format.MessageToDict(response)
-    if op.response_field is not None:
-        fd = op.response_field
+    reply = json_format.MessageToDict(response)
+    document: object = reply
+    fd = op.response_field
+    if fd is not None:
+        default: object
         if fd.is_repeated:
-            default = {} if fd.type == FD.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry else []
+            default = {} if is_map(fd) else []
         elif fd.type == FD.TYPE_MESSAGE:
             default = {}
         else:
-            default = json_format.MessageToDict(response, always_print_fields_with_no_presence=True).get(
-                fd.json_name
-            )
-        document = document.get(fd.json_name, default)
+            default = json_format.MessageToDict(response, always_print_fields_with_no_presence=True).get(fd.json_name)
+        document = reply.get(fd.json_name, default)
     return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# ---------------------------------------------------------------------------------------
+# Descriptors, typed: the stubs make every field's message and enum type optional.
+
+
+def message_of(fd: FieldDescriptor) -> Descriptor:
+    """The message type of a TYPE_MESSAGE field."""
+    if fd.message_type is None:
+        raise TypeError(f"{fd.full_name} is not a message field")
+    return fd.message_type
+
+
+def enum_of(fd: FieldDescriptor) -> EnumDescriptor:
+    """The enum type of a TYPE_ENUM field."""
+    if fd.enum_type is None:
+        raise TypeError(f"{fd.full_name} is not an enum field")
+    return fd.enum_type
+
+
+def is_map(fd: FieldDescriptor) -> bool:
+    return fd.type == FD.TYPE_MESSAGE and message_of(fd).GetOptions().map_entry

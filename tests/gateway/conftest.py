@@ -1,26 +1,31 @@
 """Gateway fixtures: a real grpc.aio server on port 0 with an in-memory stand-in for the
 customer service (the real one is tested on its own), the real gRPC health servicer, and
-the gateway app built in-process and driven over HTTP with httpx.
+the gateway app, driven with httpx in-process (`client`) or over real HTTP through uvicorn
+on port 0 (`live`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
 import httpx
 import pytest
-from atelier.customer.v1 import customer_pb2, customer_service_pb2_grpc
-from atelier.customer.v1 import customer_service_pb2 as api
+import uvicorn
 from google.protobuf import empty_pb2, field_mask_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from starlette.applications import Starlette
 
+from atelier.customer.v1 import customer_pb2, customer_service_pb2_grpc
+from atelier.customer.v1 import customer_service_pb2 as api
 from gateway import Settings, create_app
-from servicekit.status import to_grpc_status
 from servicekit.auth import PRINCIPAL_METADATA_KEY, UserTokenVerifier, mint_user_token, verify_internal_token
-from servicekit.errors import AlreadyExists, AtelierError, InvalidArgument, NotFound, PermissionDenied
+from servicekit.errors import AlreadyExists, AtelierError, InvalidArgument, NotFound, PermissionDenied, Unavailable
+from servicekit.status import to_grpc_status
 
 GATEWAY_INTERNAL_SECRET = "gateway-test-internal-" + secrets.token_hex(8)
 JWT_SECRET = "gateway-test-jwt-secret-" + secrets.token_hex(32)
@@ -80,7 +85,7 @@ class FakeCustomerService(customer_service_pb2_grpc.CustomerServiceServicer):
         return found[-1]
 
     async def _enter(self, method: str, request, context) -> None:
-        metadata = {k: v for k, v in context.invocation_metadata()}
+        metadata = dict(context.invocation_metadata())
         self.calls.append(Call(method, request, metadata))
         token = metadata.get(PRINCIPAL_METADATA_KEY)
         if token is None:
@@ -100,6 +105,11 @@ class FakeCustomerService(customer_service_pb2_grpc.CustomerServiceServicer):
             await self._fail(context, PermissionDenied("not in your book"))
         if request.name == "customers/plain-denied":
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "no rich details here")
+        if request.name == "customers/db-down":
+            # What a service answers when its database cannot be reached.
+            await self._fail(context, Unavailable("the customer database is unavailable; retry"))
+        if request.name == "customers/plain-unavailable":
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "overloaded")
         if request.name not in self.customers:
             await self._fail(context, NotFound(request.name))
         return self.customers[request.name]
@@ -108,9 +118,7 @@ class FakeCustomerService(customer_service_pb2_grpc.CustomerServiceServicer):
         await self._enter("ListCustomers", request, context)
         found = sorted(self.customers.values(), key=lambda c: c.name)
         size = request.page_size or 50
-        return api.ListCustomersResponse(
-            customers=found[:size], next_page_token="next" if len(found) > size else ""
-        )
+        return api.ListCustomersResponse(customers=found[:size], next_page_token="next" if len(found) > size else "")
 
     async def CreateCustomer(self, request, context):
         await self._enter("CreateCustomer", request, context)
@@ -160,9 +168,7 @@ class FakeCustomerService(customer_service_pb2_grpc.CustomerServiceServicer):
         customer = self.customers.get(request.name)
         if customer is None:
             await self._fail(context, NotFound(request.name))
-        customer.consents.add(
-            channel=request.channel, purpose=request.purpose, granted=True, source=request.source
-        )
+        customer.consents.add(channel=request.channel, purpose=request.purpose, granted=True, source=request.source)
         return customer
 
     async def CreateNote(self, request, context):
@@ -247,6 +253,31 @@ async def make_client(backend):
     for application, http in opened:
         await http.aclose()
         await application.state.gateway.channels.close()
+
+
+@contextlib.asynccontextmanager
+async def serve(application: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """`application` served by uvicorn on 127.0.0.1:0; an httpx client on its URL."""
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.01)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", trust_env=False, timeout=15) as http:
+            yield http
+    finally:
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture(scope="session")
+async def live(backend):
+    """The gateway in front of the fake customer service over real HTTP (uvicorn)."""
+    async with serve(create_app(make_settings({"customer": backend.address}))) as http:
+        yield http
 
 
 def unused_address() -> str:

@@ -67,9 +67,7 @@ async def test_expired_token(client, backend):
 async def test_wrong_audience_and_issuer(client, backend):
     assert (
         "audience"
-        in assert_unauthenticated(
-            await client.get("/v1/customers/c1", headers=auth(audience="someone-else"))
-        ).lower()
+        in assert_unauthenticated(await client.get("/v1/customers/c1", headers=auth(audience="someone-else"))).lower()
     )
     assert (
         "issuer"
@@ -89,9 +87,7 @@ async def test_alg_none_is_refused(client, backend):
 
 async def test_wrong_signature_and_disallowed_algorithm(client, backend):
     forged = jwt.encode(claims(), "another-secret-of-enough-length-0123456789", algorithm="HS256")
-    assert_unauthenticated(
-        await client.get("/v1/customers/c1", headers={"Authorization": f"Bearer {forged}"})
-    )
+    assert_unauthenticated(await client.get("/v1/customers/c1", headers={"Authorization": f"Bearer {forged}"}))
     other_alg = jwt.encode(claims(), JWT_SECRET, algorithm="HS512")
     assert "not allowed" in assert_unauthenticated(
         await client.get("/v1/customers/c1", headers={"Authorization": f"Bearer {other_alg}"})
@@ -125,9 +121,7 @@ async def test_public_endpoints_need_no_token(client):
 async def test_hq_token(client, backend):
     response = await client.get(
         "/v1/customers/c1",
-        headers={
-            "Authorization": f"Bearer {user_token(subject='staff/hq-1', role='hq', associate_id='', store='')}"
-        },
+        headers={"Authorization": f"Bearer {user_token(subject='staff/hq-1', role='hq', associate_id='', store='')}"},
     )
     assert response.status_code == 200
 
@@ -136,9 +130,7 @@ def test_verified_tokens_are_cached_only_until_they_expire(monkeypatch):
     from gateway import identity as identity_module
     from servicekit.auth import UserTokenVerifier
 
-    real = UserTokenVerifier(
-        key=JWT_SECRET, algorithms=("HS256",), issuer=ISSUER, audience=AUDIENCE, leeway_seconds=0
-    )
+    real = UserTokenVerifier(key=JWT_SECRET, algorithms=("HS256",), issuer=ISSUER, audience=AUDIENCE, leeway_seconds=0)
     verified = []
 
     class CountingVerifier:
@@ -157,3 +149,22 @@ def test_verified_tokens_are_cached_only_until_they_expire(monkeypatch):
     monkeypatch.setattr(identity_module.time, "time", lambda: later)
     identity.authenticate(f"Bearer {token}")
     assert len(verified) == 2
+
+
+async def test_the_internal_service_role_is_refused_in_user_tokens(live, backend):
+    """Issue 8, item 3: `service` is the platform's own identity (consumers, jobs, internal
+    calls); a user token claiming it, even validly signed, is 401 and reaches no service."""
+    service_token = user_token(subject="services/pos", role="service", associate_id="", store="")
+    response = await live.get("/v1/customers/c1", headers={"Authorization": f"Bearer {service_token}"})
+    message = assert_unauthenticated(response)
+    assert "role 'service'" in message and "not accepted in a user token" in message
+    # Not by any spelling of the route, and not once the token has been seen before.
+    response = await live.post(
+        "/v1/customers", json={"givenName": "Ann"}, headers={"Authorization": f"Bearer {service_token}"}
+    )
+    assert_unauthenticated(response)
+    assert backend.servicer.calls == []
+    # The same holder with a staff role is served.
+    hq_token = user_token(subject="staff/hq-1", role="hq", associate_id="", store="")
+    response = await live.get("/v1/customers/c1", headers={"Authorization": f"Bearer {hq_token}"})
+    assert response.status_code == 200, response.text

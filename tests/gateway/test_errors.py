@@ -6,8 +6,9 @@ import grpc
 import pytest
 from google.rpc import code_pb2, status_pb2
 
+from gateway import create_app
 from gateway.errors import error_body, http_status
-from tests.gateway.conftest import auth, unused_address
+from tests.gateway.conftest import auth, make_settings, serve, unused_address
 
 
 async def test_invalid_argument_passes_field_violations_through(client):
@@ -70,9 +71,7 @@ async def test_permission_denied_rich_and_plain(client):
 
     response = await client.get("/v1/customers/plain-denied", headers=auth())
     assert response.status_code == 403
-    assert response.json() == {
-        "error": {"code": 403, "status": "PERMISSION_DENIED", "message": "no rich details here"}
-    }
+    assert response.json() == {"error": {"code": 403, "status": "PERMISSION_DENIED", "message": "no rich details here"}}
 
 
 async def test_deadline_exceeded(make_client):
@@ -118,6 +117,21 @@ def test_status_mapping(code, expected):
 def test_unknown_detail_type_is_kept_opaque():
     status = status_pb2.Status(code=code_pb2.INTERNAL, message="boom")
     status.details.add(type_url="type.googleapis.com/acme.Secret", value=b"\x01\x02")
-    assert error_body(status)["error"]["details"] == [
-        {"@type": "type.googleapis.com/acme.Secret", "value": "AQI="}
-    ]
+    assert error_body(status)["error"]["details"] == [{"@type": "type.googleapis.com/acme.Secret", "value": "AQI="}]
+
+
+@pytest.mark.parametrize("name", ["customers/db-down", "customers/plain-unavailable"])
+async def test_a_service_answering_unavailable_is_503_so_clients_retry(live, name):
+    """Issue 8, item 16 at the edge: UNAVAILABLE (e.g. the service's database is down) is
+    HTTP 503, with or without rich details, over real HTTP."""
+    response = await live.get(f"/v1/{name}", headers=auth())
+    assert response.status_code == 503, response.text
+    error = response.json()["error"]
+    assert (error["code"], error["status"]) == (503, "UNAVAILABLE")
+
+
+async def test_an_unreachable_service_is_503_over_real_http():
+    async with serve(create_app(make_settings({"customer": unused_address()}))) as down:
+        response = await down.get("/v1/customers/c1", headers=auth())
+    assert response.status_code == 503
+    assert response.json()["error"]["status"] == "UNAVAILABLE"

@@ -70,9 +70,7 @@ def test_matching_binds_variables():
 
 
 def test_verbs_are_split_first():
-    assert match("/v1/{name=customers/*}:grantConsent", "/v1/customers/c1:grantConsent") == {
-        "name": "customers/c1"
-    }
+    assert match("/v1/{name=customers/*}:grantConsent", "/v1/customers/c1:grantConsent") == {"name": "customers/c1"}
     assert match("/v1/{name=customers/*}:grantConsent", "/v1/customers/c1:withdrawConsent") is None
     assert match("/v1/{name=customers/*}:grantConsent", "/v1/customers/c1") is None
     assert match("/v1/customers:search", "/v1/customers:search") == {}
@@ -94,9 +92,7 @@ def test_percent_decoding():
     assert match("/v1/items/{id}", "/v1/items/a%2Fb%20c") == {"id": "a/b c"}
     assert match("/v1/{name=customers/*}", "/v1/customers/a%2Fb") == {"name": "customers/a%2Fb"}
     assert match("/v1/{name=customers/*}", "/v1/customers/a%3Ab") == {"name": "customers/a:b"}
-    assert match("/v1/{name=customers/*}:grantConsent", "/v1/customers/a%3Ab:grantConsent") == {
-        "name": "customers/a:b"
-    }
+    assert match("/v1/{name=customers/*}:grantConsent", "/v1/customers/a%3Ab:grantConsent") == {"name": "customers/a:b"}
 
 
 def test_router_order_is_deterministic_and_specific_first():

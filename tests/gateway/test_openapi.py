@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from atelier.customer.v1 import customer_service_pb2
 from google.api import annotations_pb2
 
+from atelier.customer.v1 import customer_service_pb2
 from tests.gateway.conftest import auth
 
 SERVICE = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"]
@@ -169,9 +169,7 @@ async def test_component_schemas(client):
     assert document["security"] == [{"bearer": []}]
 
     # Every reference resolves.
-    refs = set(
-        re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', (await client.get("/openapi.json")).text)
-    )
+    refs = set(re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', (await client.get("/openapi.json")).text))
     assert refs and refs <= set(schemas)
 
 
@@ -208,13 +206,8 @@ async def test_descriptions_come_from_proto_comments(client):
     assert query["required"] is True  # REQUIRED field behaviour
     schemas = document["components"]["schemas"]
     assert schemas["atelier.customer.v1.Customer"]["description"].startswith("A person the brand serves.")
-    assert schemas["atelier.customer.v1.Customer"]["properties"]["consents"]["description"].endswith(
-        "Output only."
-    )
-    assert (
-        "- `CHANNEL_PHONE`: Voice calls from the boutique."
-        in schemas["atelier.common.v1.Channel"]["description"]
-    )
+    assert schemas["atelier.customer.v1.Customer"]["properties"]["consents"]["description"].endswith("Output only.")
+    assert "- `CHANNEL_PHONE`: Voice calls from the boutique." in schemas["atelier.common.v1.Channel"]["description"]
     html = (await client.get("/docs")).text
     assert "Voice calls from the boutique." in html
 

@@ -321,9 +321,7 @@ def test_openapi_for_the_kitchen(kitchen):
         "$ref": f"#/components/schemas/{PACKAGE}.Kitchen"
     }
     assert {
-        p["name"]
-        for p in paths["/v1/houses/{house}/kitchens/{kitchen}"]["get"]["parameters"]
-        if p["in"] == "path"
+        p["name"] for p in paths["/v1/houses/{house}/kitchens/{kitchen}"]["get"]["parameters"] if p["in"] == "path"
     } == {"house", "kitchen"}
     assert get["operationId"] != paths["/v1/houses/{house}/kitchens/{kitchen}"]["get"]["operationId"]
 
@@ -353,3 +351,51 @@ def test_request_path_split():
     assert p.verb_segments == ("v1", "customers", "c1")
     assert RequestPath.split("/v1/a:").verb == ""
     assert RequestPath.split("no-slash").segments is None
+
+
+def test_nul_is_refused_in_every_kind_of_string(kitchen):
+    """Issue 8, item 12: maps (keys and values), Struct at any depth, wrappers, FieldMask,
+    enums, bytes, repeated and nested strings: each NUL is named by its field path."""
+    body = (
+        b'{"labels": ["ok", "b\\u0000d"], "rooms": {"pan\\u0000try": {"label": "P"}, "attic": {"label": "\\u0000"}},'
+        b' "extra": {"a": [1, {"deep": "x\\u0000"}], "k\\u0000": 1}, "mask": "inner.colour,la\\u0000bels",'
+        b' "colours": ["COLOUR_RED\\u0000"], "blob": "AA\\u0000=", "inner": {"child": {"label": "\\u0000"}},'
+        b' "times": ["2026-01-01T00:00:00Z\\u0000"], "wait": "1s\\u0000"}'
+    )
+    with pytest.raises(GatewayError) as excinfo:
+        build(kitchen, "PUT", "/v1/kitchens/k1", body=body)
+    nul = "must not contain a NUL character (U+0000)"
+    assert violations(excinfo) == {
+        "labels[1]": nul,
+        'rooms["pan\\u0000try"]': "the key " + nul,
+        'rooms["attic"].label': nul,
+        'extra["a"][1]["deep"]': nul,
+        'extra["k\\u0000"]': "the key " + nul,
+        "mask": nul,
+        "colours[0]": nul,
+        "blob": nul,
+        "inner.child.label": nul,
+        "times[0]": nul,
+        "wait": nul,
+    }
+    with pytest.raises(GatewayError) as excinfo:
+        build(kitchen, "PUT", "/v1/kitchens/k1", body=b'{"maybe": null, "name": "\\u0000"}')
+    assert violations(excinfo) == {"name": nul}
+
+
+def test_nul_and_control_characters_outside_the_body(kitchen):
+    with pytest.raises(GatewayError) as excinfo:
+        build(kitchen, "GET", "/v1/kitchens/k1", [("inner.label", "a\x00"), ("labels", "x"), ("labels", "\x00")])
+    assert violations(excinfo) == {
+        "inner.label": "must not contain a NUL character (U+0000)",
+        "labels": "must not contain a NUL character (U+0000)",
+    }
+    # Path variables are resource names: no control character at all, `**` ones included.
+    with pytest.raises(GatewayError) as excinfo:
+        build(kitchen, "GET", "/v1/files/a/b%0A/c.txt")
+    assert violations(excinfo) == {"name": "a resource name must not contain a newline (U+000A)"}
+    with pytest.raises(GatewayError) as excinfo:
+        build(kitchen, "GET", "/v1/houses/h1/kitchens/k2%7F")
+    assert violations(excinfo) == {"name": "a resource name must not contain a control character (U+007F)"}
+    # Other characters, escaped or not, are left to the services' own name rules.
+    assert build(kitchen, "GET", "/v1/kitchens/k%C3%A9%20x").name == "kitchens/ké x"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2
-
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Role, verify_internal_token
 from tests.gateway.conftest import GATEWAY_INTERNAL_SECRET, auth
 
@@ -81,9 +80,7 @@ async def test_list_with_query_parameters(client, backend):
     assert request.filter == 'tier = TIER_VIP AND tags:"press"'
 
     # Original proto names work as well as lowerCamelCase.
-    response = await client.get(
-        "/v1/customers", params={"page_size": "1", "page_token": "abc"}, headers=auth()
-    )
+    response = await client.get("/v1/customers", params={"page_size": "1", "page_token": "abc"}, headers=auth())
     assert response.status_code == 200
     request = backend.servicer.last("ListCustomers").request
     assert (request.page_size, request.page_token) == (1, "abc")
@@ -113,9 +110,7 @@ async def test_post_with_body_field(client, backend):
     body = response.json()
     assert body["name"] == "customers/c77"
     assert body["familyName"] == "Chen"
-    assert body["contactPoints"] == [
-        {"kind": "CONTACT_KIND_EMAIL", "value": "mei@example.com", "primary": True}
-    ]
+    assert body["contactPoints"] == [{"kind": "CONTACT_KIND_EMAIL", "value": "mei@example.com", "primary": True}]
     assert body["importantDates"][0] == {
         "kind": "IMPORTANT_DATE_KIND_BIRTHDAY",
         "date": {"year": 1990, "month": 5, "day": 17},

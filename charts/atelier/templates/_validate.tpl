@@ -25,5 +25,10 @@
 {{- if and $asymmetric (not $jwt.publicKey) -}}
 {{- fail "gateway.jwt: an RS/ES/PS/EdDSA algorithm needs gateway.jwt.publicKey or gateway.jwt.existingSecret" -}}
 {{- end -}}
+{{- /* No generated or default HMAC key: whoever issues staff tokens must share it, so the
+operator chooses it (random, at least 32 bytes) and gives it here or in a Secret. */ -}}
+{{- if and (not $asymmetric) (not $jwt.secret) -}}
+{{- fail (printf "gateway.jwt: %s needs a signing secret of your own: set gateway.jwt.existingSecret (a Secret holding it under gateway.jwt.secretKey) or gateway.jwt.secret (random, at least 32 bytes, e.g. from: openssl rand -base64 48)" (join "," $jwt.algorithms)) -}}
+{{- end -}}
 {{- end -}}
 {{- end -}}

@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import bearer
 
+
 def token(role: str, store: str = "", associate_id: str = "") -> dict[str, str]:
     return bearer(role, store=store, associate_id=associate_id)
 
@@ -32,10 +33,15 @@ def _phone() -> str:
 async def test_round_trip_create_get_list_search_update_consent_notes_delete(http):
     hq, store = token("hq"), _store()
     body = {
-        "givenName": "Hélène", "familyName": "Laurent" + uuid.uuid4().hex[:6], "locale": "fr-FR",
-        "homeStore": store, "tier": "TIER_CLIENT",
-        "contactPoints": [{"kind": "CONTACT_KIND_PHONE", "value": _phone()},
-                          {"kind": "CONTACT_KIND_EMAIL", "value": f"Helene.{uuid.uuid4().hex[:6]}@Example.com"}],
+        "givenName": "Hélène",
+        "familyName": "Laurent" + uuid.uuid4().hex[:6],
+        "locale": "fr-FR",
+        "homeStore": store,
+        "tier": "TIER_CLIENT",
+        "contactPoints": [
+            {"kind": "CONTACT_KIND_PHONE", "value": _phone()},
+            {"kind": "CONTACT_KIND_EMAIL", "value": f"Helene.{uuid.uuid4().hex[:6]}@Example.com"},
+        ],
         "preferences": [{"category": "ring_size", "value": "52"}],
         "importantDates": [{"kind": "IMPORTANT_DATE_KIND_BIRTHDAY", "date": {"year": 1984, "month": 2, "day": 29}}],
         "tags": ["press"],
@@ -56,13 +62,16 @@ async def test_round_trip_create_get_list_search_update_consent_notes_delete(htt
     assert found.json()["results"][0]["customer"]["name"] == name
 
     patched = await http.patch(
-        f"/v1/{name}", params={"update_mask": "tier,tags"},
-        json={"tier": "TIER_VIP", "tags": ["press", "collector"], "etag": customer["etag"]}, headers=hq,
+        f"/v1/{name}",
+        params={"update_mask": "tier,tags"},
+        json={"tier": "TIER_VIP", "tags": ["press", "collector"], "etag": customer["etag"]},
+        headers=hq,
     )
     assert patched.status_code == 200, patched.text
     assert patched.json()["tier"] == "TIER_VIP" and patched.json()["etag"] != customer["etag"]
-    stale = await http.patch(f"/v1/{name}", params={"update_mask": "tier"},
-                             json={"tier": "TIER_VVIP", "etag": customer["etag"]}, headers=hq)
+    stale = await http.patch(
+        f"/v1/{name}", params={"update_mask": "tier"}, json={"tier": "TIER_VVIP", "etag": customer["etag"]}, headers=hq
+    )
     assert stale.status_code == 409 and stale.json()["error"]["status"] == "ABORTED"
 
     consent = {"channel": "CHANNEL_WHATSAPP", "purpose": "PURPOSE_MARKETING", "source": "store-tablet"}
@@ -73,7 +82,9 @@ async def test_round_trip_create_get_list_search_update_consent_notes_delete(htt
     history = await http.get(f"/v1/{name}/consentChanges", headers=hq)
     assert [c.get("granted", False) for c in history.json()["consentChanges"]] == [False, True]
 
-    note = await http.post(f"/v1/{name}/notes", json={"text": "Prefers emeralds; visit before Lunar New Year"}, headers=hq)
+    note = await http.post(
+        f"/v1/{name}/notes", json={"text": "Prefers emeralds; visit before Lunar New Year"}, headers=hq
+    )
     assert note.status_code == 200 and note.json()["name"].startswith(f"{name}/notes/")
     notes = await http.get(f"/v1/{name}/notes", headers=hq)
     assert [n["text"] for n in notes.json()["notes"]] == ["Prefers emeralds; visit before Lunar New Year"]
@@ -87,12 +98,16 @@ async def test_validation_errors_name_the_field_and_change_nothing(http):
     hq, store = token("hq"), _store()
     bad = await http.post(
         "/v1/customers",
-        json={"givenName": "Anna", "homeStore": store,
-              "contactPoints": [{"kind": "CONTACT_KIND_PHONE", "value": "12"}], "locale": "not a locale"},
+        json={
+            "givenName": "Anna",
+            "homeStore": store,
+            "contactPoints": [{"kind": "CONTACT_KIND_PHONE", "value": "12"}],
+            "locale": "not a locale",
+        },
         headers=hq,
     )
     assert bad.status_code == 400
-    violations = [d for d in bad.json()["error"]["details"] if d["@type"].endswith("BadRequest")][0]["fieldViolations"]
+    violations = next(d for d in bad.json()["error"]["details"] if d["@type"].endswith("BadRequest"))["fieldViolations"]
     assert {v["field"] for v in violations} == {"customer.contact_points[0].value", "customer.locale"}
     unknown = await http.post("/v1/customers", json={"givenName": "Anna", "shoeSize": 38}, headers=hq)
     assert unknown.status_code == 400 and "shoeSize" in unknown.text
@@ -102,10 +117,24 @@ async def test_validation_errors_name_the_field_and_change_nothing(http):
 
 async def test_duplicate_contact_point_is_409_naming_the_owner(http):
     hq, phone = token("hq"), _phone()
-    first = await http.post("/v1/customers", json={"givenName": "A", "contactPoints": [{"kind": "CONTACT_KIND_PHONE", "value": phone}]}, headers=hq)
-    second = await http.post("/v1/customers", json={"givenName": "B", "contactPoints": [{"kind": "CONTACT_KIND_WHATSAPP", "value": phone}, {"kind": "CONTACT_KIND_PHONE", "value": phone}]}, headers=hq)
+    first = await http.post(
+        "/v1/customers",
+        json={"givenName": "A", "contactPoints": [{"kind": "CONTACT_KIND_PHONE", "value": phone}]},
+        headers=hq,
+    )
+    second = await http.post(
+        "/v1/customers",
+        json={
+            "givenName": "B",
+            "contactPoints": [
+                {"kind": "CONTACT_KIND_WHATSAPP", "value": phone},
+                {"kind": "CONTACT_KIND_PHONE", "value": phone},
+            ],
+        },
+        headers=hq,
+    )
     assert second.status_code == 409
-    info = [d for d in second.json()["error"]["details"] if d["@type"].endswith("ErrorInfo")][0]
+    info = next(d for d in second.json()["error"]["details"] if d["@type"].endswith("ErrorInfo"))
     assert info["metadata"]["existing_customer"] == first.json()["name"]
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "atelier"
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 DOCKERFILE = ROOT / "Dockerfile"
@@ -54,6 +54,11 @@ GATEWAY_ENV = {
     "ATELIER_LOG_LEVEL",
     "OTEL_SERVICE_NAME",
 }
+
+# The one value the chart cannot default: the HS key staff tokens are signed with (issue 8,
+# item 11: no default or generated JWT secret).
+JWT_SECRET = "deploy-test-jwt-secret-" + "4f1c9a7e" * 4
+REQUIRED_VALUES: dict[str, Any] = {"gateway": {"jwt": {"secret": JWT_SECRET}}}
 
 # Every optional feature switched on at once.
 FULL_VALUES: dict[str, Any] = {
@@ -83,10 +88,22 @@ FULL_VALUES: dict[str, Any] = {
     },
     "gateway": {
         "service": {"type": "LoadBalancer", "loadBalancerSourceRanges": ["203.0.113.0/24"]},
-        "ingress": {"enabled": True, "className": "nginx", "tls": [{"secretName": "atelier-tls", "hosts": ["atelier.example.com"]}]},
-        "jwt": {"algorithms": ["RS256", "ES256"], "existingSecret": "atelier-jwt", "issuer": "https://id.example.com", "audience": "atelier"},
+        "ingress": {
+            "enabled": True,
+            "className": "nginx",
+            "tls": [{"secretName": "atelier-tls", "hosts": ["atelier.example.com"]}],
+        },
+        "jwt": {
+            "algorithms": ["RS256", "ES256"],
+            "existingSecret": "atelier-jwt",
+            "issuer": "https://id.example.com",
+            "audience": "atelier",
+        },
         "autoscaling": {"enabled": True},
-        "networkPolicy": {"allowAllIngress": False, "ingressFrom": [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}]},
+        "networkPolicy": {
+            "allowAllIngress": False,
+            "ingressFrom": [{"namespaceSelector": {"matchLabels": {"name": "ingress"}}}],
+        },
     },
 }
 
@@ -99,10 +116,23 @@ def helm():
     return pytest.importorskip("helm_python", reason="helm-python-sdk (dev dependency) is not installed")
 
 
-def render(helm, values: dict | None = None, chart: Path = CHART) -> list[dict]:
-    """Render the chart offline and return every manifest (NOTES.txt excluded)."""
+def merged(base: dict, override: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def completed(values: dict | None) -> dict:
+    """`values` plus the values the chart requires (given values win)."""
+    return merged(REQUIRED_VALUES, values or {})
+
+
+def render(helm, values: dict | None = None, chart: Path = CHART, *, complete: bool = True) -> list[dict]:
+    """Render the chart offline and return every manifest (NOTES.txt excluded); `complete`
+    adds the required values (REQUIRED_VALUES) under the given ones."""
     with helm.Chart.load(str(chart)) as loaded:
-        out = loaded.render(values, name=RELEASE, namespace=NAMESPACE)
+        out = loaded.render(completed(values) if complete else values, name=RELEASE, namespace=NAMESPACE)
     docs: list[dict] = []
     for path, text in sorted(out.items()):
         if path.endswith("NOTES.txt"):
@@ -113,7 +143,7 @@ def render(helm, values: dict | None = None, chart: Path = CHART) -> list[dict]:
 
 def notes(helm, values: dict | None = None) -> str:
     with helm.Chart.load(str(CHART)) as loaded:
-        out = loaded.render(values, name=RELEASE, namespace=NAMESPACE)
+        out = loaded.render(completed(values), name=RELEASE, namespace=NAMESPACE)
     return next(text for path, text in out.items() if path.endswith("NOTES.txt"))
 
 
@@ -164,13 +194,54 @@ def full_docs(helm) -> list[dict]:
 
 @pytest.mark.parametrize("kube_version", [None, "v1.27.0", "v1.31.0"])
 def test_chart_lints_cleanly_with_default_values(helm, kube_version):
-    report = helm.lint(str(CHART), strict=True, kube_version=kube_version)
-    assert report["total_charts_linted"] == 1
-    assert lint_problems(report) == []
+    # Helm's lint mode lets `fail` through (it logs the message), so the default values
+    # lint cleanly although installing them fails for want of a JWT secret (below).
+    for values in (None, REQUIRED_VALUES):
+        report = helm.lint(str(CHART), values, strict=True, kube_version=kube_version)
+        assert report["total_charts_linted"] == 1
+        assert lint_problems(report) == []
+
+
+def test_chart_has_no_default_jwt_secret_and_generates_none(helm):
+    """Issue 8, item 11: installing without a JWT key of one's own fails with what to set."""
+    with pytest.raises(helm.HelmError, match=r"gateway\.jwt: HS256 needs a signing secret of your own"):
+        render(helm, complete=False)
+    shipped = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert shipped["gateway"]["jwt"]["secret"] == "" and shipped["global"]["internalSecret"]["value"] == ""
+    # An existing Secret is enough, and then the chart stores no JWT key of its own.
+    docs = render(helm, {"gateway": {"jwt": {"existingSecret": "atelier-jwt"}}}, complete=False)
+    assert "jwt-secret" not in kinds(docs, "Secret")["atelier-secrets"]["data"]
+    ref = env_of(deployments(docs)["gateway"])["ATELIER_JWT_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref["name"] == "atelier-jwt" and ref["key"] == "jwt-secret"
+    # Public-key algorithms need no HS secret.
+    public_key = "-----BEGIN PUBLIC KEY-----\nMFkw\n-----END PUBLIC KEY-----"
+    docs = render(helm, {"gateway": {"jwt": {"algorithms": ["ES256"], "publicKey": public_key}}}, complete=False)
+    assert "ATELIER_JWT_SECRET" not in env_of(deployments(docs)["gateway"])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"gateway": {"jwt": {"secret": "short"}}},
+        {"gateway": {"jwt": {"secret": "x" * 31}}},
+        {"global": {"internalSecret": {"value": "change-me"}}},
+    ],
+    ids=["jwt-secret-5", "jwt-secret-31", "internal-secret-9"],
+)
+def test_chart_refuses_short_signing_secrets(helm, values):
+    with helm.Chart.load(str(CHART)) as chart, pytest.raises(helm.HelmError):
+        chart.validate_schema(completed(values))
+
+
+def test_chart_runs_the_gateway_in_production_mode(default_docs, full_docs):
+    """Only `atelier up` sets ATELIER_ENV=development; a deployment never does."""
+    for docs in (default_docs, full_docs):
+        for deployment in deployments(docs).values():
+            assert "ATELIER_ENV" not in env_of(deployment)
 
 
 def test_chart_lints_cleanly_with_every_option_on(helm):
-    report = helm.lint(str(CHART), FULL_VALUES, strict=True, kube_version="v1.30.0")
+    report = helm.lint(str(CHART), completed(FULL_VALUES), strict=True, kube_version="v1.30.0")
     assert lint_problems(report) == []
 
 
@@ -284,7 +355,7 @@ def test_every_service_selects_exactly_its_deployment(default_docs, full_docs):
 
 def test_service_contract_environment(default_docs):
     env = env_of(deployments(default_docs)["customer"])
-    assert SERVICE_ENV <= set(env)
+    assert set(env) >= SERVICE_ENV
     assert env["OTEL_SERVICE_NAME"]["value"] == "customer"
     assert env["ATELIER_NATS_URL"]["value"] == "nats://nats:4222"
     url = env["ATELIER_DATABASE_URL"]["value"]
@@ -304,9 +375,11 @@ def test_service_contract_environment(default_docs):
 
 def test_gateway_contract_environment(default_docs, full_docs):
     env = env_of(deployments(default_docs)["gateway"])
-    assert GATEWAY_ENV <= set(env)
+    assert set(env) >= GATEWAY_ENV
     customer_service = kinds(default_docs, "Service")["atelier-customer"]
-    assert env["ATELIER_CUSTOMER_ADDRESS"]["value"] == f"atelier-customer:{customer_service['spec']['ports'][0]['port']}"
+    assert (
+        env["ATELIER_CUSTOMER_ADDRESS"]["value"] == f"atelier-customer:{customer_service['spec']['ports'][0]['port']}"
+    )
     assert env["ATELIER_HTTP_ADDRESS"]["value"] == "0.0.0.0:8080"
     assert env["ATELIER_JWT_ALGORITHMS"]["value"] == "HS256"
     assert "ATELIER_DATABASE_URL" not in env and "ATELIER_NATS_URL" not in env
@@ -321,7 +394,9 @@ def test_gateway_contract_environment(default_docs, full_docs):
 
 def test_every_secret_reference_resolves_to_a_rendered_key(default_docs):
     secrets = {name: set(s["data"]) for name, s in kinds(default_docs, "Secret").items()}
-    assert secrets == {"atelier-secrets": {"internal-secret", "jwt-secret", "customer-db-password", "associate-db-password"}}
+    assert secrets == {
+        "atelier-secrets": {"internal-secret", "jwt-secret", "customer-db-password", "associate-db-password"}
+    }
     for name, deployment in deployments(default_docs).items():
         for var in container(deployment)["env"]:
             ref = var.get("valueFrom", {}).get("secretKeyRef")
@@ -337,11 +412,15 @@ def test_given_secrets_are_stored_and_existing_secrets_are_not_duplicated(helm, 
         "name": "atelier-db",
         "key": "customer-db-password",
     }
+    fixed_internal, fixed_jwt = "fixed-internal-" + "i" * 32, "fixed-jwt-" + "j" * 32
     docs = render(
         helm,
         {
-            "global": {"internalSecret": {"value": "fixed-internal"}, "database": {"passwords": {"customer": "pw-1", "associate": "pw-2"}}},
-            "gateway": {"jwt": {"secret": "fixed-jwt"}},
+            "global": {
+                "internalSecret": {"value": fixed_internal},
+                "database": {"passwords": {"customer": "pw-1", "associate": "pw-2"}},
+            },
+            "gateway": {"jwt": {"secret": fixed_jwt}},
         },
     )
     (secret,) = kinds(docs, "Secret").values()
@@ -350,8 +429,10 @@ def test_given_secrets_are_stored_and_existing_secrets_are_not_duplicated(helm, 
 
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert decoded == {
-        "internal-secret": "fixed-internal", "customer-db-password": "pw-1", "associate-db-password": "pw-2",
-        "jwt-secret": "fixed-jwt",
+        "internal-secret": fixed_internal,
+        "customer-db-password": "pw-1",
+        "associate-db-password": "pw-2",
+        "jwt-secret": fixed_jwt,
     }
 
 
@@ -395,7 +476,12 @@ def test_network_policies(default_docs):
     egress = by_component["gateway"]["egress"]
     assert {p["port"] for r in egress for p in r["ports"]} == {53, 50051}
     to_services = [r for r in egress if r["ports"][0]["port"] == 50051]
-    reached = sorted(c for r in to_services for c, labels in pods.items() if selects(r["to"][0]["podSelector"]["matchLabels"], labels))
+    reached = sorted(
+        c
+        for r in to_services
+        for c, labels in pods.items()
+        if selects(r["to"][0]["podSelector"]["matchLabels"], labels)
+    )
     assert reached == ["associate", "customer"]
 
 
@@ -489,7 +575,7 @@ def test_schema_rejects_bad_values(helm, values):
             chart.validate_schema(values)
         with pytest.raises(helm.HelmError):
             chart.render(values, name=RELEASE, namespace=NAMESPACE)
-    report = helm.lint(str(CHART), values, strict=True)
+    report = helm.lint(str(CHART), completed(values), strict=True)
     assert lint_problems(report), values
 
 
@@ -499,6 +585,7 @@ def test_schema_accepts_the_shipped_values(helm):
         chart.validate_schema(shipped)
         chart.validate_schema(FULL_VALUES)
         assert chart.values == shipped
+        chart.validate_schema(completed(None))
 
 
 @pytest.mark.parametrize(
@@ -523,7 +610,7 @@ def test_adding_a_service_is_one_template_and_one_values_block(helm, tmp_path):
     associate.update(calls=["customer"], database={"name": "atelier_associate", "user": "atelier_associate"})
     values = {"associate": associate, "gateway": {"calls": ["customer", "associate"]}}
 
-    assert lint_problems(helm.lint(str(chart), values, strict=True)) == []
+    assert lint_problems(helm.lint(str(chart), completed(values), strict=True)) == []
     docs = render(helm, values, chart=chart)
     workloads = deployments(docs)
     assert set(workloads) == {"customer", "associate", "gateway"}
@@ -617,7 +704,8 @@ def test_compose_app_services_are_healthchecked_ordered_and_locked_down(compose)
     assert apps["gateway"]["depends_on"]["customer"]["condition"] == "service_healthy"
     assert apps["customer"]["command"] == ["services.customer"]
     assert apps["gateway"]["command"] == ["gateway"]
-    assert apps["gateway"]["ports"] == ["${ATELIER_HTTP_PORT:-8080}:8080"]
+    # Published on the loopback interface only (issue 8, item 11).
+    assert apps["gateway"]["ports"] == ["127.0.0.1:${ATELIER_HTTP_PORT:-8080}:8080"]
     assert "-js" in services["nats"]["command"] or "--jetstream" in services["nats"]["command"]
 
 
@@ -635,7 +723,7 @@ def test_compose_environment_honours_the_runtime_contract(compose):
             match = re.fullmatch(r"postgresql://(\w+):.+@postgres:5432/(\w+)", url)
             assert match and match.group(2) in created and match.group(1) == match.group(2), (name, url)
     gateway = apps["gateway"]["environment"]
-    assert GATEWAY_ENV <= set(gateway)
+    assert set(gateway) >= GATEWAY_ENV
     for var, value in gateway.items():
         if var.endswith("_ADDRESS") and var != "ATELIER_HTTP_ADDRESS":
             host, port = value.split(":")
@@ -644,12 +732,38 @@ def test_compose_environment_honours_the_runtime_contract(compose):
     assert len({s["environment"]["ATELIER_INTERNAL_SECRET"] for s in apps.values()}) == 1
 
 
-def test_compose_runs_without_any_environment():
+# The variables compose cannot start without: the keys that sign identities have no default.
+COMPOSE_REQUIRED = {"ATELIER_JWT_SECRET", "ATELIER_INTERNAL_SECRET"}
+
+
+def test_compose_needs_only_the_signing_secrets(compose):
+    """Issue 8, item 11: every variable has a default except the two signing secrets,
+    which stop `docker compose` with a message until they are set."""
     text = COMPOSE_FILE.read_text()
     variables = re.findall(r"\$\{([^}]*)\}", text)
     assert variables
+    required = set()
     for var in variables:
-        assert re.fullmatch(r"[A-Z0-9_]+:-[^}]*", var), f"${{{var}}} has no default"
+        match = re.fullmatch(r"([A-Z0-9_]+):(-|\?)([^}]*)", var)
+        assert match, f"${{{var}}} has neither a default nor a required-variable message"
+        name, kind, text_after = match.groups()
+        if kind == "?":
+            required.add(name)
+            assert name in text_after and "32 bytes" in text_after, var
+        else:
+            assert name not in COMPOSE_REQUIRED, f"{name} has a default: {text_after!r}"
+    assert required == COMPOSE_REQUIRED
+    # No secret is written into the file, and the gateway runs in production mode.
+    assert "change-me" not in text
+    assert all("ATELIER_ENV" not in s["environment"] for s in app_services(compose).values())
+
+
+def test_compose_publishes_ports_on_loopback_only(compose):
+    published = {name: s.get("ports", []) for name, s in compose["services"].items() if s.get("ports")}
+    assert set(published) == {"gateway"}
+    for name, ports in published.items():
+        for port in ports:
+            assert str(port).startswith("127.0.0.1:"), (name, port)
 
 
 def test_otel_collector_config():
@@ -677,7 +791,10 @@ def test_postgres_init_creates_one_locked_database_per_service(tmp_path):
         env.pop("ATELIER_ASSOCIATE_DB_PASSWORD", None)  # falls back to the development default
         result = subprocess.run(
             [psql, "--no-psqlrc", "-v", "ON_ERROR_STOP=1", "-f", str(DEPLOY / "postgres-init.sql"), uri],
-            capture_output=True, text=True, env=env, timeout=60,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
         )
         assert result.returncode == 0, result.stderr
 
@@ -693,7 +810,12 @@ def test_postgres_init_creates_one_locked_database_per_service(tmp_path):
         assert set(owners.stdout.split()) == {
             f"atelier_{s}=atelier_{s}" for s in ("customer", "associate", "appointments", "campaigns")
         }
-        assert query("SELECT count(*) FROM pg_authid WHERE rolname LIKE 'atelier_%' AND rolpassword LIKE 'SCRAM%'").stdout.strip() == "4"
+        assert (
+            query(
+                "SELECT count(*) FROM pg_authid WHERE rolname LIKE 'atelier_%' AND rolpassword LIKE 'SCRAM%'"
+            ).stdout.strip()
+            == "4"
+        )
         assert query("SELECT extname FROM pg_extension", "atelier_customer").stdout.split() >= ["pg_trgm"]
         assert "btree_gist" in query("SELECT extname FROM pg_extension", "atelier_appointments").stdout.split()
         # A service's role reaches its own database and no other.
@@ -785,7 +907,7 @@ def test_every_program_the_deployments_run_exists(helm, compose, default_docs):
     """The image runs `python -m <module>`: each module named anywhere must be runnable."""
     modules = {container(d)["args"][0] for d in deployments(default_docs).values()}
     modules |= {s["command"][0] for s in app_services(compose).values()}
-    modules.add(json.loads([a for k, a in dockerfile_stages()[-1]["instructions"] if k == "CMD"][0])[0])
+    modules.add(json.loads(next(a for k, a in dockerfile_stages()[-1]["instructions"] if k == "CMD"))[0])
     assert modules >= {"gateway", "services.customer"}
     for module in modules:
         assert (ROOT / module.replace(".", "/") / "__main__.py").is_file(), module
@@ -841,12 +963,26 @@ def dockerignored(relpath: str, rules) -> bool:
 
 def test_dockerignore_keeps_secrets_and_caches_out_but_the_sources_in():
     rules = dockerignore_rules()
-    for path in (".venv/bin/python", ".git/HEAD", ".atelier/state.json", ".pytest_cache/v/x",
-                 "servicekit/__pycache__/db.cpython-311.pyc", "tests/test_deploy.py", "charts/atelier/Chart.yaml"):
+    for path in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        ".atelier/state.json",
+        ".pytest_cache/v/x",
+        "servicekit/__pycache__/db.cpython-311.pyc",
+        "tests/deploy/test_deploy.py",
+        "charts/atelier/Chart.yaml",
+    ):
         assert dockerignored(path, rules), path
-    for path in ("pyproject.toml", "README.md", "services/customer/__main__.py", "gateway/__init__.py",
-                 "servicekit/__init__.py", "atelierctl/__init__.py", "genproto/atelier/__init__.py",
-                 "deploy/healthcheck.py"):
+    for path in (
+        "pyproject.toml",
+        "README.md",
+        "services/customer/__main__.py",
+        "gateway/__init__.py",
+        "servicekit/__init__.py",
+        "atelierctl/__init__.py",
+        "genproto/atelier/__init__.py",
+        "deploy/healthcheck.py",
+    ):
         assert not dockerignored(path, rules), path
 
 
@@ -859,7 +995,10 @@ def test_image_payload_builds_from_the_docker_context(tmp_path):
     context = tmp_path / "context"
     listed = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     for rel in listed:
         source = ROOT / rel
@@ -869,8 +1008,21 @@ def test_image_payload_builds_from_the_docker_context(tmp_path):
     assert (context / "deploy" / "healthcheck.py").is_file()
     wheels = tmp_path / "wheels"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(context)],
-        capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(context),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     (wheel,) = wheels.glob("*.whl")
@@ -922,7 +1074,7 @@ def test_healthcheck_probes_http():
     status = {"code": 200}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self.send_response(status["code"] if self.path == "/healthz" else 404)
             self.end_headers()
 
