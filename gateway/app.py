@@ -270,20 +270,24 @@ def create_app(settings: Settings) -> Starlette:
         yield
         await gateway.channels.close()
 
+    transcoder = _TranscodeEndpoint(gateway)
     app = Starlette(
         routes=[
             Route("/healthz", gateway.healthz, methods=["GET"]),
             Route("/openapi.json", gateway.openapi_json, methods=["GET"]),
             Route("/docs", gateway.docs, methods=["GET"]),
+            # An ASGI app (not a function) keeps methods=None, so every verb reaches the
+            # transcoder, which answers 404/405 itself in the JSON error shape (also for
+            # e.g. POST /healthz).
+            Route("/{path:path}", transcoder, methods=None),
         ],
         lifespan=lifespan,
     )
-    # Every other request, whatever its verb and path, goes to the transcoder, which answers
-    # 404/405 itself in the JSON error shape. It is the router's default rather than a
-    # `/{path:path}` route because Starlette's path patterns do not match a decoded newline
-    # (`/v1/customers/%0Ac1` would get Starlette's plain-text 404), and with no slash
-    # redirects, since API paths are exact.
-    app.router.default = _TranscodeEndpoint(gateway)
+    # Starlette's path patterns do not match a decoded newline inside the path
+    # (`/v1/customers/%0Ac1`); such requests reach the transcoder as the router's default
+    # instead of Starlette's plain-text 404, and are refused there in the JSON shape. API
+    # paths are exact: no slash redirects.
+    app.router.default = transcoder
     app.router.redirect_slashes = False
     app.state.gateway = gateway
     app.add_middleware(RequestIdMiddleware)

@@ -106,3 +106,20 @@ async def test_the_same_requests_without_the_character_reach_the_service(live, b
     found = await live.get("/v1/customers/c1", headers=auth())
     assert found.status_code == 200
     assert backend.servicer.last("GetCustomer").request.name == "customers/c1"
+
+
+@pytest.mark.parametrize("path", ["/v1/customers/%0Ac1", "/v1/customers/%0A/", "/v1/%0A%0A", "/%0A"])
+async def test_every_path_is_answered_in_the_json_error_shape(live, path):
+    """Newlines inside a path once fell through to a plain-text 404 (or a slash redirect)."""
+    response = await live.get(path, headers=auth(), follow_redirects=False)
+    assert response.status_code in (400, 404), response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["error"]["status"] in ("INVALID_ARGUMENT", "NOT_FOUND")
+    assert (await live.get(path)).status_code == 401  # and credentials still come first
+
+
+async def test_public_endpoints_with_another_verb_reach_the_transcoder(live):
+    response = await live.post("/healthz")
+    assert response.status_code == 401 and response.json()["error"]["status"] == "UNAUTHENTICATED"
+    response = await live.post("/healthz", headers=auth())
+    assert response.status_code == 404 and response.json()["error"]["status"] == "NOT_FOUND"

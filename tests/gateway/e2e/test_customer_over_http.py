@@ -168,3 +168,35 @@ async def test_health_and_openapi(http):
     assert any(path.endswith(":search") for path in spec["paths"])
     docs = await http.get("/docs")
     assert docs.status_code == 200 and "SearchCustomers" in docs.text
+
+
+async def test_nul_and_newline_ids_are_400_before_the_service(http):
+    """Issue 8, items 12 and 15 against the real customer service: a NUL anywhere is 400
+    naming the field, and an existing customer's name with a newline appended is not her."""
+    hq = token("hq")
+    created = await http.post("/v1/customers", json={"givenName": "Nadia"}, headers=hq)
+    assert created.status_code == 200, created.text
+    name = created.json()["name"]
+
+    def fields(response: httpx.Response) -> set[str]:
+        assert response.status_code == 400, response.text
+        details = response.json()["error"]["details"]
+        violations = next(d for d in details if d["@type"].endswith("BadRequest"))["fieldViolations"]
+        return {v["field"] for v in violations}
+
+    bad = await http.post(
+        "/v1/customers",
+        json={
+            "givenName": "Ann\u0000",
+            "contactPoints": [{"kind": "CONTACT_KIND_EMAIL", "value": "a\u0000@example.com"}],
+        },
+        headers=hq,
+    )
+    assert fields(bad) == {"customer.given_name", "customer.contact_points[0].value"}
+    assert fields(await http.get("/v1/customers:search", params={"query": "Na\u0000"}, headers=hq)) == {"query"}
+    note = await http.post(f"/v1/{name}/notes", json={"text": "x\u0000"}, headers=hq)
+    assert fields(note) == {"note.text"}
+    for suffix in ("%0A", "%0D%0A", "%00"):
+        assert fields(await http.get(f"/v1/{name}{suffix}", headers=hq)) == {"name"}
+        assert fields(await http.post(f"/v1/{name}{suffix}/notes", json={"text": "t"}, headers=hq)) == {"parent"}
+    assert (await http.get(f"/v1/{name}", headers=hq)).status_code == 200
