@@ -40,8 +40,8 @@ DEVELOPMENT = "development"
 # An HMAC key shorter than the SHA-256 output weakens HS256 (RFC 7518 section 3.2).
 MIN_SECRET_BYTES = 32
 # Secrets that were ever published with the project (docker-compose.yml defaults until
-# issue 8). tests/gateway/test_settings.py checks that every secret written in README,
-# compose, the chart or docs/ is listed here.
+# issue 8). tests/gateway/test_settings.py checks that every secret value written in the
+# README, compose, the chart, deploy/ or docs/ is refused: listed here, or too short.
 KNOWN_SECRETS = frozenset(
     {
         "dev-jwt-secret-change-me",
