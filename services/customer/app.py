@@ -1,8 +1,13 @@
-"""Wiring of the customer service: runtime, servicer, (later) event consumers."""
+"""The customer service's wiring, all of it: the runtime, the unit-of-work factory, the
+servicers of its four gRPC services, the `assignments` consumer and the audit writer."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
+
+import grpc
 
 from atelier.customer.v1 import (
     customer_service_pb2,
@@ -17,13 +22,14 @@ from atelier.customer.v1 import (
 from servicekit.audit import AuditWriter
 from servicekit.config import ServiceConfig
 from servicekit.server import ServiceRuntime
+from servicekit.uow import Transactions
 
-from . import assignment_feed
+from .api.customer_service import CustomerServicer
+from .api.privacy_service import PrivacyServicer
+from .api.purchase_service import PurchaseServicer
+from .api.timeline_service import TimelineServicer
+from .consumers import assignments
 from .domain.computed_tags import TagRules
-from .privacy_servicer import PrivacyServicer
-from .purchase_servicer import PurchaseServicer
-from .servicer import CustomerServicer
-from .timeline_servicer import TimelineServicer
 
 SERVICE_NAME = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
 PURCHASE_SERVICE_NAME = purchase_service_pb2.DESCRIPTOR.services_by_name["PurchaseService"].full_name
@@ -32,32 +38,31 @@ TIMELINE_SERVICE_NAME = timeline_service_pb2.DESCRIPTOR.services_by_name["Timeli
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(config: ServiceConfig, *, tag_rules: TagRules | None = None):
+def build(
+    config: ServiceConfig, *, tag_rules: TagRules | None = None
+) -> tuple[ServiceRuntime, Callable[[grpc.aio.Server], None]]:
+    """The runtime and the function registering the servicers on its server (built inside
+    the running loop: grpc.aio binds its server to the current loop)."""
     # Computed-tag thresholds are configuration, read once here.
-    tag_rules = tag_rules or TagRules.from_env()
+    rules = tag_rules or TagRules.from_env(os.environ)
     runtime = ServiceRuntime(
         config,
         grpc_services=[SERVICE_NAME, PURCHASE_SERVICE_NAME, TIMELINE_SERVICE_NAME, PRIVACY_SERVICE_NAME],
         migrations_dir=MIGRATIONS,
     )
+    tx = Transactions(runtime.engine)
 
-    runtime.add_consumer(purpose="assignments", event_types=assignment_feed.EVENT_TYPES, handler=assignment_feed.handle)
+    runtime.add_consumer(purpose="assignments", event_types=assignments.EVENT_TYPES, handler=assignments.handle)
 
     # Audit records of reads are batched in memory and written every ~100 ms; the last
     # ones are flushed once in-flight calls have drained at shutdown.
-    audit_writer = AuditWriter(runtime.engine)
-    runtime.on_drained(audit_writer.close)
+    audit = AuditWriter(runtime.engine)
+    runtime.on_drained(audit.close)
 
-    def register(server) -> None:
-        customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(
-            CustomerServicer(runtime.engine, tag_rules, audit_writer), server
-        )
-        privacy_service_pb2_grpc.add_PrivacyServiceServicer_to_server(
-            PrivacyServicer(runtime.engine, tag_rules), server
-        )
-        purchase_service_pb2_grpc.add_PurchaseServiceServicer_to_server(
-            PurchaseServicer(runtime.engine, tag_rules), server
-        )
-        timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(TimelineServicer(runtime.engine, audit_writer), server)
+    def register(server: grpc.aio.Server) -> None:
+        customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(tx, rules, audit), server)
+        purchase_service_pb2_grpc.add_PurchaseServiceServicer_to_server(PurchaseServicer(tx, rules), server)
+        timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(TimelineServicer(tx, audit), server)
+        privacy_service_pb2_grpc.add_PrivacyServiceServicer_to_server(PrivacyServicer(tx, rules), server)
 
     return runtime, register

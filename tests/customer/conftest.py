@@ -1,9 +1,12 @@
-"""Fixtures of the customer service's gRPC tests; helpers are in support.py."""
+"""Fixtures of the customer service's tests; helpers are in support.py. The service
+itself (`customer_service`, `customer_stub`) is the session's, from tests/conftest.py."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
+
+from atelier.customer.v1 import purchase_service_pb2_grpc, timeline_service_pb2_grpc
 
 
 @pytest.fixture
@@ -14,3 +17,17 @@ async def db(customer_service):
         yield conn
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+async def purchase_stub(customer_service):
+    channel = customer_service.channel()
+    yield purchase_service_pb2_grpc.PurchaseServiceStub(channel)
+    await channel.close()
+
+
+@pytest.fixture(scope="session")
+async def timeline_stub(customer_service):
+    channel = customer_service.channel()
+    yield timeline_service_pb2_grpc.TimelineServiceStub(channel)
+    await channel.close()

@@ -1,22 +1,43 @@
-"""Helpers for the customer service's gRPC tests (fixtures are in conftest.py).
+"""Helpers for the customer service's tests (fixtures are in conftest.py): profiles,
+errors and what the database holds; purchases and the timeline; imports, streams,
+merges and privacy.
 
 The service and its database are shared by the whole session, so every test makes its
-own stores, names and contact values unique (uuid-based) and asserts only on those.
+own stores, names, order ids and contact values unique (uuid-based) and asserts only on
+those.
 """
 
 from __future__ import annotations
 
 import random
 import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import grpc
 import phonenumbers
 import psycopg
+from google.protobuf import timestamp_pb2
 from google.rpc import error_details_pb2, status_pb2
+from google.type import money_pb2
 from grpc_status import rpc_status
 
-from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api
+from atelier.common.v1 import common_pb2
+from atelier.customer.v1 import (
+    customer_pb2,
+    interaction_pb2,
+    purchase_pb2,
+    purchase_service_pb2,
+    purchase_service_pb2_grpc,
+    timeline_service_pb2,
+    timeline_service_pb2_grpc,
+)
+from atelier.customer.v1 import (
+    customer_service_pb2 as api,
+)
+from atelier.events.v1 import envelope_pb2
 from servicekit.auth import Principal
+from servicekit.db import libpq_url
 from tests.conftest import hq, metadata_for
 
 TIMEOUT = 10
@@ -66,8 +87,8 @@ def email(value: str, primary: bool = False) -> customer_pb2.ContactPoint:
     return customer_pb2.ContactPoint(kind=Kind.CONTACT_KIND_EMAIL, value=value, primary=primary)
 
 
-def md(principal: Principal) -> tuple:
-    return metadata_for(principal)
+def md(principal: Principal | None = None) -> tuple:
+    return metadata_for(principal or hq())
 
 
 def customer(**fields) -> customer_pb2.Customer:
@@ -164,3 +185,189 @@ async def assert_unchanged(conn: psycopg.AsyncConnection, before: dict[str, int]
     assert after == {t: before[t] for t in _TABLES}
     new_events = await scalar(conn, "SELECT count(*) FROM outbox WHERE seq > %s", before["outbox_seq"])
     assert new_events == 0
+
+
+# -- purchases and the timeline ------------------------------------------------
+
+STORE = purchase_pb2.SalesChannel.SALES_CHANNEL_STORE
+ONLINE = purchase_pb2.SalesChannel.SALES_CHANNEL_ONLINE
+IKind = interaction_pb2.InteractionKind
+
+
+def ts(when: datetime) -> timestamp_pb2.Timestamp:
+    out = timestamp_pb2.Timestamp()
+    out.FromDatetime(when)
+    return out
+
+
+def ago(days: float = 0, **kw) -> datetime:
+    return datetime.now(UTC) - timedelta(days=days, **kw)
+
+
+def price(amount: str, currency: str = "EUR") -> money_pb2.Money:
+    value = Decimal(amount)
+    units = int(value)
+    return money_pb2.Money(currency_code=currency, units=units, nanos=int((value - units) * 10**9))
+
+
+def line(sku: str, amount: str, quantity: int = 1, category: str = "watches", currency: str = "EUR", line_id: str = ""):
+    return purchase_pb2.PurchaseLine(
+        line_id=line_id,
+        sku=sku,
+        product_name=f"Product {sku}",
+        category=category,
+        quantity=quantity,
+        unit_price=price(amount, currency),
+    )
+
+
+def purchase(
+    *lines, order_id: str = "", store: str = "", channel=STORE, when: datetime | None = None, associate: str = ""
+) -> purchase_pb2.Purchase:
+    return purchase_pb2.Purchase(
+        channel=channel,
+        order_id=order_id or f"o-{uid()}",
+        store=store,
+        assisting_associate=associate,
+        lines=list(lines),
+        order_time=ts(when or ago(hours=1)),
+    )
+
+
+async def record(stub, customer: str, p: purchase_pb2.Purchase, principal: Principal | None = None):
+    return await stub.RecordPurchase(
+        purchase_service_pb2.RecordPurchaseRequest(customer=customer, purchase=p),
+        metadata=md(principal),
+        timeout=TIMEOUT,
+    )
+
+
+async def record_return(stub, name: str, return_id: str, lines: dict[str, int], principal=None, when=None):
+    request = purchase_service_pb2.RecordReturnRequest(
+        name=name,
+        return_id=return_id,
+        lines=[purchase_pb2.ReturnLine(line_id=k, quantity=v) for k, v in lines.items()],
+    )
+    if when is not None:
+        request.return_time.CopyFrom(ts(when))
+    return await stub.RecordReturn(request, metadata=md(principal), timeout=TIMEOUT)
+
+
+def amounts(ms) -> dict[str, Decimal]:
+    return {m.currency_code: (Decimal(m.units) + Decimal(m.nanos) / 10**9).normalize() for m in ms}
+
+
+async def interaction(stub, parent: str, principal=None, **fields):
+    fields.setdefault("kind", IKind.INTERACTION_KIND_STORE_VISIT)
+    when = fields.pop("when", None) or ago(minutes=5)
+    msg = interaction_pb2.Interaction(occur_time=ts(when), **fields)
+    return await stub.RecordInteraction(
+        timeline_service_pb2.RecordInteractionRequest(parent=parent, interaction=msg),
+        metadata=md(principal),
+        timeout=TIMEOUT,
+    )
+
+
+async def events_of(conn: psycopg.AsyncConnection, event_type: str, subject: str) -> int:
+    """How many events of `event_type` about `subject` the outbox holds (the envelope's
+    subject is stored in its bytes: decode to check)."""
+    cur = await conn.execute("SELECT envelope FROM outbox WHERE event_type = %s", (event_type,))
+    count = 0
+    for (raw,) in await cur.fetchall():
+        if envelope_pb2.EventEnvelope.FromString(raw).subject == subject:
+            count += 1
+    return count
+
+
+# -- imports, streams, merges and privacy --------------------------------------
+
+
+def row(number: int, customer_id: str = "", **fields) -> api.ImportRow:
+    contacts = fields.pop("contacts", [])
+    fields.setdefault("locale", "fr-FR")
+    msg = customer_pb2.Customer(**fields)
+    for kind, value in contacts:
+        msg.contact_points.add(kind=kind, value=value)
+    return api.ImportRow(row_number=number, customer=msg, customer_id=customer_id)
+
+
+async def import_batches(stub, import_id: str, batches: list[tuple[str, list]], principal=None):
+    async def requests():
+        for batch_id, rows in batches:
+            yield api.ImportCustomersRequest(import_id=import_id, batch_id=batch_id, rows=rows)
+
+    return await stub.ImportCustomers(requests(), metadata=md(principal or hq()), timeout=120)
+
+
+async def list_store(stub, store: str) -> list[customer_pb2.Customer]:
+    out, token = [], ""
+    while True:
+        page = await stub.ListCustomers(
+            api.ListCustomersRequest(filter=f'home_store = "{store}"', page_size=200, page_token=token),
+            metadata=md(hq()),
+            timeout=TIMEOUT,
+        )
+        out.extend(page.customers)
+        token = page.next_page_token
+        if not token:
+            return out
+
+
+async def stream(stub, segment, principal=None, chunk_size: int = 0) -> list[customer_pb2.Customer]:
+    out = []
+    call = stub.StreamCustomers(
+        api.StreamCustomersRequest(segment=segment, chunk_size=chunk_size), metadata=md(principal or hq()), timeout=300
+    )
+    async for chunk in call:
+        out.extend(chunk.customers)
+    return out
+
+
+def connect(service) -> psycopg.AsyncConnection:
+    return psycopg.AsyncConnection.connect(libpq_url(service.runtime.config.database_url), autocommit=True)
+
+
+async def outbox_events(service, event_type: str) -> list[envelope_pb2.EventEnvelope]:
+    async with await connect(service) as conn:
+        cur = await conn.execute("SELECT envelope FROM outbox WHERE event_type = %s ORDER BY seq", (event_type,))
+        return [envelope_pb2.EventEnvelope.FromString(r[0]) for r in await cur.fetchall()]
+
+
+def store_name() -> str:
+    return f"stores/d-{uid()}"
+
+
+async def record_purchase(channel, customer: str, currency: str, units: int, category: str = "bags", when=None):
+    stub = purchase_service_pb2_grpc.PurchaseServiceStub(channel)
+    purchase = purchase_pb2.Purchase(
+        channel=purchase_pb2.SALES_CHANNEL_STORE, order_id=f"o-{uid()}", store="stores/paris"
+    )
+    purchase.lines.add(
+        sku=f"sku-{uid()}",
+        product_name="Sac",
+        category=category,
+        quantity=1,
+        unit_price=money_pb2.Money(currency_code=currency, units=units),
+    )
+    purchase.order_time.FromDatetime(when or datetime.now(UTC))
+    return await stub.RecordPurchase(
+        purchase_service_pb2.RecordPurchaseRequest(customer=customer, purchase=purchase),
+        metadata=md(hq()),
+        timeout=TIMEOUT,
+    )
+
+
+async def record_interaction(channel, customer: str, preview: str):
+    stub = timeline_service_pb2_grpc.TimelineServiceStub(channel)
+    interaction = interaction_pb2.Interaction(
+        kind=interaction_pb2.INTERACTION_KIND_MESSAGE,
+        channel=common_pb2.CHANNEL_WHATSAPP,
+        direction=interaction_pb2.DIRECTION_INBOUND,
+        preview=preview,
+    )
+    interaction.occur_time.FromDatetime(datetime.now(UTC))
+    return await stub.RecordInteraction(
+        timeline_service_pb2.RecordInteractionRequest(parent=customer, interaction=interaction),
+        metadata=md(hq()),
+        timeout=TIMEOUT,
+    )

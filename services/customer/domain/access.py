@@ -1,4 +1,4 @@
-"""Who may do what with a customer. Pure rules, no I/O: the servicer asks them before
+"""Who may do what with a customer. Pure rules, no I/O: the use cases ask them before
 (and, for lists and searches, inside) every query.
 
 An associate reaches the customers she holds (primary or secondary, as the associate
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servicekit.auth import Principal, Role
-from servicekit.errors import NotFound, PermissionDenied
+from servicekit.errors import AtelierError, NotFound, PermissionDenied
 
 _EVERYWHERE = (Role.HQ, Role.SERVICE)
 
@@ -47,6 +47,12 @@ def store_scope(principal: Principal) -> str | None:
     if principal.role in _EVERYWHERE:
         return None
     return principal.store
+
+
+def home_store_of_new(principal: Principal, given: str) -> str:
+    """The home store of a customer the caller creates: the one given, else the caller's
+    own store when she is bound to one."""
+    return given or (store_scope(principal) or "")
 
 
 def provisional_holder(principal: Principal) -> str | None:
@@ -105,7 +111,7 @@ def check_delete(principal: Principal, reach: Reach, resource: str) -> None:
     check_read(principal, reach, resource)
 
 
-def missing(principal: Principal, resource: str) -> Exception:
+def missing(principal: Principal, resource: str) -> AtelierError:
     """What to answer for a customer that does not exist. Callers limited to a store or a
     book get PERMISSION_DENIED, as for an existing customer out of their reach (AIP-211),
     so ids cannot be probed; headquarters learns NOT_FOUND."""

@@ -8,7 +8,7 @@ from the stored first and last purchase dates: they never go stale and need no b
 
 from __future__ import annotations
 
-import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -32,22 +32,24 @@ DEFAULT_NEW_DAYS = 30
 
 @dataclass(frozen=True)
 class TagRules:
-    """Thresholds of the rules, read once at start from the environment."""
+    """Thresholds of the rules, read once at start from the environment (app.py)."""
 
     vip_thresholds: dict[str, Decimal] = field(default_factory=dict)
     lapsed_days: int = DEFAULT_LAPSED_DAYS
     new_days: int = DEFAULT_NEW_DAYS
 
     @classmethod
-    def from_env(cls, environ=os.environ) -> "TagRules":
+    def from_env(cls, environ: Mapping[str, str]) -> TagRules:
         return cls(
-            vip_thresholds=parse_thresholds(environ.get("ATELIER_TAG_VIP_THRESHOLDS", "").strip() or DEFAULT_VIP_THRESHOLDS),
+            vip_thresholds=parse_thresholds(
+                environ.get("ATELIER_TAG_VIP_THRESHOLDS", "").strip() or DEFAULT_VIP_THRESHOLDS
+            ),
             lapsed_days=_days(environ, "ATELIER_TAG_LAPSED_DAYS", DEFAULT_LAPSED_DAYS),
             new_days=_days(environ, "ATELIER_TAG_NEW_DAYS", DEFAULT_NEW_DAYS),
         )
 
 
-def _days(environ, name: str, default: int) -> int:
+def _days(environ: Mapping[str, str], name: str, default: int) -> int:
     raw = environ.get(name, "").strip()
     if not raw:
         return default
@@ -57,7 +59,7 @@ def _days(environ, name: str, default: int) -> int:
 
 
 def parse_thresholds(raw: str) -> dict[str, Decimal]:
-    """"EUR:10000,USD:11000" → {"EUR": Decimal(10000), "USD": Decimal(11000)}."""
+    """ "EUR:10000,USD:11000" → {"EUR": Decimal(10000), "USD": Decimal(11000)}."""
     out: dict[str, Decimal] = {}
     for item in raw.split(","):
         item = item.strip()
@@ -70,9 +72,7 @@ def parse_thresholds(raw: str) -> dict[str, Decimal]:
         except InvalidOperation:
             value = Decimal(-1)
         if currency not in CURRENCIES or not value.is_finite() or value <= 0:
-            raise ConfigError(
-                f"ATELIER_TAG_VIP_THRESHOLDS: {item!r} is not CURRENCY:AMOUNT (e.g. EUR:10000)"
-            )
+            raise ConfigError(f"ATELIER_TAG_VIP_THRESHOLDS: {item!r} is not CURRENCY:AMOUNT (e.g. EUR:10000)")
         out[currency] = value
     return out
 
@@ -136,12 +136,22 @@ def dated_tags(
     """The time-based tags that apply at `now`, from the first and last purchase dates."""
     tags: list[Tag] = []
     if first_purchase is not None and now - first_purchase < timedelta(days=rules.new_days):
-        tags.append(Tag(NEW_CLIENT, f"first purchase on {first_purchase.date().isoformat()}, "
-                                    f"less than {rules.new_days} days ago", first_purchase))
+        tags.append(
+            Tag(
+                NEW_CLIENT,
+                f"first purchase on {first_purchase.date().isoformat()}, less than {rules.new_days} days ago",
+                first_purchase,
+            )
+        )
     if last_purchase is not None and now - last_purchase >= timedelta(days=rules.lapsed_days):
-        tags.append(Tag(LAPSED, f"no purchase since {last_purchase.date().isoformat()} "
-                                f"({(now - last_purchase).days} days, limit {rules.lapsed_days})",
-                        last_purchase + timedelta(days=rules.lapsed_days)))
+        tags.append(
+            Tag(
+                LAPSED,
+                f"no purchase since {last_purchase.date().isoformat()} "
+                f"({(now - last_purchase).days} days, limit {rules.lapsed_days})",
+                last_purchase + timedelta(days=rules.lapsed_days),
+            )
+        )
     return tags
 
 

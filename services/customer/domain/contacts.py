@@ -4,12 +4,29 @@ uniqueness across customers is a database constraint on the normalised value."""
 from __future__ import annotations
 
 import re
+from enum import IntEnum
 
 import phonenumbers
 
-from atelier.customer.v1 import customer_pb2
+from servicekit.errors import invalid
 
-Kind = customer_pb2.ContactKind
+
+class ContactKind(IntEnum):
+    """How a customer is reached (atelier.customer.v1.ContactKind, same numbers)."""
+
+    UNSPECIFIED = 0
+    EMAIL = 1
+    PHONE = 2
+    WECHAT = 3
+    WHATSAPP = 4
+    LINE = 5
+
+
+# Every value this API defines, UNSPECIFIED included.
+CONTACT_KINDS = frozenset(int(k) for k in ContactKind)
+# Both are E.164 numbers: a phone number given at the till also finds the client known by
+# her WhatsApp number, and the other way round.
+PHONE_KINDS = (ContactKind.PHONE, ContactKind.WHATSAPP)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _WECHAT = re.compile(r"^[a-zA-Z][-_a-zA-Z0-9]{5,19}$")
@@ -36,18 +53,18 @@ def normalise(kind: int, raw: str, default_region: str | None = None) -> str:
     value = raw.strip()
     if not value:
         raise InvalidContact("must not be empty")
-    if kind == Kind.CONTACT_KIND_EMAIL:
+    if kind == ContactKind.EMAIL:
         value = value.lower()
         if not _EMAIL.match(value) or len(value) > 254:
             raise InvalidContact("not an e-mail address")
         return value
-    if kind in (Kind.CONTACT_KIND_PHONE, Kind.CONTACT_KIND_WHATSAPP):
+    if kind in PHONE_KINDS:
         return normalise_phone(value, default_region)
-    if kind == Kind.CONTACT_KIND_WECHAT:
+    if kind == ContactKind.WECHAT:
         if not _WECHAT.match(value):
             raise InvalidContact("a WeChat id is 6-20 letters, digits, - or _, starting with a letter")
         return value.lower()
-    if kind == Kind.CONTACT_KIND_LINE:
+    if kind == ContactKind.LINE:
         value = value.lower()
         if not _LINE.match(value):
             raise InvalidContact("a LINE id is 4-20 lower-case letters, digits, '.', '-' or '_'")
@@ -65,12 +82,13 @@ def region_of(locale: str) -> str | None:
 
 def search_terms(kind: int, value: str) -> str:
     """What a contact point contributes to the search text: phones also without the +."""
-    if kind in (Kind.CONTACT_KIND_PHONE, Kind.CONTACT_KIND_WHATSAPP):
+    if kind in PHONE_KINDS:
         return f"{value} {value.lstrip('+')}"
     return value
 
 
 _PHONE_LIKE = re.compile(r"^\+?[\d\s().-]{3,}$")
+MIN_SEARCH_QUERY = 2
 
 
 def search_query(raw: str) -> str:
@@ -79,6 +97,14 @@ def search_query(raw: str) -> str:
     query = " ".join(raw.split()).lower()
     if _PHONE_LIKE.match(query):
         return re.sub(r"[^\d]", "", query)
+    return query
+
+
+def read_search_query(raw: str) -> str:
+    """The normalised query of a search; too short to search by is a violation of `query`."""
+    query = search_query(raw)
+    if len(query) < MIN_SEARCH_QUERY:
+        raise invalid("query", f"at least {MIN_SEARCH_QUERY} characters of a name, e-mail or phone number")
     return query
 
 

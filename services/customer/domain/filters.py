@@ -1,6 +1,6 @@
 """The `filter` of ListCustomers (a small AIP-160 subset): terms joined by AND.
 
-    tier = TIER_VIP AND home_store = "stores/paris" AND tags:"press"
+tier = TIER_VIP AND home_store = "stores/paris" AND tags:"press"
 """
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from atelier.customer.v1 import customer_pb2
 from servicekit.errors import invalid
+
+from .profile import Tier
 
 _TERM = re.compile(r'^\s*(\w+)\s*(=|:)\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
 
@@ -30,7 +31,7 @@ def parse(text: str) -> CustomerFilter:
     for term in re.split(r"\s+AND\s+", text.strip()):
         match = _TERM.match(term)
         if not match:
-            raise invalid("filter", f"cannot read {term.strip()!r}; expected e.g. tier = TIER_VIP AND tags:\"press\"")
+            raise invalid("filter", f'cannot read {term.strip()!r}; expected e.g. tier = TIER_VIP AND tags:"press"')
         name, op, value = match.groups()
         if value.startswith('"'):
             value = value[1:-1].replace('\\"', '"')
@@ -46,11 +47,10 @@ def parse(text: str) -> CustomerFilter:
 
 
 def _tier(value: str) -> int:
+    """A tier by its API name (`TIER_VIP`), with or without the prefix, in any case."""
     name = value.upper()
-    if not name.startswith("TIER_"):
-        name = "TIER_" + name
-    try:
-        return customer_pb2.Tier.Value(name)
-    except ValueError:
-        names = ", ".join(n for n in customer_pb2.Tier.keys() if n != "TIER_UNSPECIFIED")
-        raise invalid("filter", f"unknown tier {value!r}; one of {names}") from None
+    tier = Tier.__members__.get(name[len("TIER_") :] if name.startswith("TIER_") else name)
+    if tier is None:
+        names = ", ".join(f"TIER_{t.name}" for t in Tier if t is not Tier.UNSPECIFIED)
+        raise invalid("filter", f"unknown tier {value!r}; one of {names}")
+    return int(tier)

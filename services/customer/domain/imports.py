@@ -10,11 +10,10 @@ unioned in order.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from atelier.customer.v1 import customer_service_pb2 as api
-from servicekit import names
 from servicekit.errors import Violations
 
 from . import profile
@@ -34,7 +33,7 @@ class ImportRow:
     # Row numbers of later rows folded into this one.
     folded: list[int] = field(default_factory=list)
 
-    def keys(self) -> list[tuple[int, str]]:
+    def contact_keys(self) -> list[tuple[int, str]]:
         return [(c.kind, c.value) for c in self.values.get("contact_points", [])]
 
 
@@ -44,17 +43,36 @@ class Rejected:
     violations: list[tuple[str, str]]
 
 
-def check_request(request: api.ImportCustomersRequest, import_id: str | None) -> None:
+@dataclass(frozen=True, slots=True)
+class RowInput:
+    """A row of an import batch as the request spells it."""
+
+    row_number: int
+    customer_id: str
+    customer: profile.ProfileInput
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One message of an import stream: its keys and its rows, not yet validated."""
+
+    import_id: str
+    batch_id: str
+    rows: Sequence[RowInput]
+
+
+def check_batch(import_id: str, batch_id: str, row_count: int, stream_import_id: str | None) -> None:
+    """The keys of a batch; `stream_import_id` is the import id of the stream's earlier batches."""
     violations = Violations()
-    violations.require(bool(BATCH_KEY.match(request.import_id)), "import_id", "1-100 characters of A-Z a-z 0-9 . _ : -")
-    if import_id is not None and request.import_id != import_id:
+    violations.require(bool(BATCH_KEY.match(import_id)), "import_id", "1-100 characters of A-Z a-z 0-9 . _ : -")
+    if stream_import_id is not None and import_id != stream_import_id:
         violations.add("import_id", "every message of one stream carries the same import id")
-    violations.require(bool(BATCH_KEY.match(request.batch_id)), "batch_id", "1-100 characters of A-Z a-z 0-9 . _ : -")
-    violations.require(len(request.rows) <= MAX_ROWS, "rows", f"at most {MAX_ROWS} rows per batch")
+    violations.require(bool(BATCH_KEY.match(batch_id)), "batch_id", "1-100 characters of A-Z a-z 0-9 . _ : -")
+    violations.require(row_count <= MAX_ROWS, "rows", f"at most {MAX_ROWS} rows per batch")
     violations.raise_if_any()
 
 
-def validate(rows) -> tuple[list[ImportRow], list[Rejected]]:
+def validate(rows: Iterable[RowInput]) -> tuple[list[ImportRow], list[Rejected]]:
     """Rows that may be loaded, and the others with every reason."""
     good: list[ImportRow] = []
     bad: list[Rejected] = []
@@ -62,12 +80,9 @@ def validate(rows) -> tuple[list[ImportRow], list[Rejected]]:
     for row in rows:
         violations = Violations()
         values = profile.read(row.customer, profile.UPDATABLE, "customer.", violations)
-        profile.check_new(values, row.customer, "customer.", violations)
-        if row.customer_id:
-            if not names.ID_PATTERN.match(row.customer_id):
-                violations.add("customer_id", "3-63 characters of a-z, 0-9 and -")
-            elif row.customer_id in ids:
-                violations.add("customer_id", "used by an earlier row of this batch")
+        profile.check_new(values, row.customer.referral_code, "customer.", violations)
+        if profile.check_customer_id(row.customer_id, violations) and row.customer_id in ids:
+            violations.add("customer_id", "used by an earlier row of this batch")
         if violations:
             bad.append(Rejected(row.row_number, violations.items))
             continue
@@ -91,7 +106,7 @@ def fold_batch(rows: list[ImportRow]) -> list[ImportRow]:
 
     owner: dict[tuple[int, str], int] = {}
     for i, row in enumerate(ordered):
-        for key in row.keys():
+        for key in row.contact_keys():
             if key in owner:
                 a, b = root(owner[key]), root(i)
                 if a != b:
@@ -135,3 +150,13 @@ def fold_values(into: dict[str, Any], other: dict[str, Any]) -> None:
             points.append(profile.ContactPoint(c.kind, c.value, c.primary and c.kind not in kinds_with_primary))
             if c.primary:
                 kinds_with_primary.add(c.kind)
+
+
+def rejected_as_taken(row: ImportRow) -> list[Rejected]:
+    """A new row whose chosen customer id already exists is rejected, and so are the rows
+    folded into it."""
+    shares = f"shares a contact point with rejected row {row.row_number}"
+    return [
+        Rejected(row.row_number, [("customer_id", "already exists")]),
+        *(Rejected(n, [("customer.contact_points", shares)]) for n in row.folded),
+    ]

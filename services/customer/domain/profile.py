@@ -1,4 +1,4 @@
-"""The writable part of a customer: validated and normalised from the API message.
+"""The writable part of a customer: validated and normalised from the request's values.
 
 Every rule that decides whether a profile is acceptable lives here, without I/O, so it is
 tested without a database. Violations name the field as the caller spelled it
@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import IntEnum
 from typing import Any
 
-from atelier.customer.v1 import customer_pb2
-from servicekit.errors import Violations
+from servicekit import names
+from servicekit.errors import Violations, invalid
 
 from . import contacts
 
@@ -30,83 +32,159 @@ UPDATABLE = (
     "tags",
 )
 OUTPUT_ONLY = (
-    "name", "consents", "referral_code", "etag", "create_time", "update_time", "purchase_stats", "computed_tags",
+    "name",
+    "consents",
+    "referral_code",
+    "etag",
+    "create_time",
+    "update_time",
+    "purchase_stats",
+    "computed_tags",
 )
+
+
+class Tier(IntEnum):
+    """atelier.customer.v1.Tier, same numbers."""
+
+    UNSPECIFIED = 0
+    PROSPECT = 1
+    CLIENT = 2
+    VIP = 3
+    VVIP = 4
+
+
+class ImportantDateKind(IntEnum):
+    """atelier.customer.v1.ImportantDateKind, same numbers."""
+
+    UNSPECIFIED = 0
+    BIRTHDAY = 1
+    ANNIVERSARY = 2
+    OTHER = 3
+
 
 _LOCALE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")
 _STORE = re.compile(r"^stores/[a-z0-9][a-z0-9-]{0,62}$")
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _REFERRAL = re.compile(r"^[A-Za-z0-9-]{4,32}$")
-# Enum wrappers build a new list on every values() call; bulk import validates per row.
-_TIERS = frozenset(customer_pb2.Tier.values())
-_CONTACT_KINDS = frozenset(customer_pb2.ContactKind.values())
-_DATE_KINDS = frozenset(customer_pb2.ImportantDateKind.values())
+_TIERS = frozenset(int(t) for t in Tier)
+_DATE_KINDS = frozenset(int(k) for k in ImportantDateKind)
 MAX_NAME = 100
 MAX_TAGS = 50
 MAX_ITEMS = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ContactPoint:
     kind: int
     value: str
-    primary: bool
+    primary: bool = False
 
 
-def read(
-    msg: customer_pb2.Customer, paths: tuple[str, ...], prefix: str, violations: Violations
-) -> dict[str, Any]:
-    """Validate and normalise the given fields of `msg`; returns column → value."""
+@dataclass(frozen=True, slots=True)
+class Preference:
+    category: str = ""
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ImportantDate:
+    kind: int
+    year: int
+    month: int
+    day: int
+    label: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInput:
+    """A profile as a request spells it, before validation (the api reads it off the wire)."""
+
+    given_name: str = ""
+    family_name: str = ""
+    preferred_name: str = ""
+    locale: str = ""
+    home_store: str = ""
+    tier: int = 0
+    contact_points: Sequence[ContactPoint] = ()
+    preferences: Sequence[Preference] = ()
+    important_dates: Sequence[ImportantDate] = ()
+    tags: Sequence[str] = ()
+    referral_code: str = ""
+
+
+def read(profile: ProfileInput, paths: Sequence[str], prefix: str, violations: Violations) -> dict[str, Any]:
+    """Validate and normalise the given fields of `profile`; returns column → value."""
     out: dict[str, Any] = {}
-    at = lambda f: f"{prefix}{f}"  # noqa: E731 - tiny formatter for field paths
-    for name in ("given_name", "family_name", "preferred_name"):
+
+    def at(name: str) -> str:
+        return f"{prefix}{name}"
+
+    for name, raw in (
+        ("given_name", profile.given_name),
+        ("family_name", profile.family_name),
+        ("preferred_name", profile.preferred_name),
+    ):
         if name in paths:
-            value = " ".join(getattr(msg, name).split())
+            value = " ".join(raw.split())
             violations.require(len(value) <= MAX_NAME, at(name), f"at most {MAX_NAME} characters")
             out[name] = value
     if "locale" in paths:
         violations.require(
-            not msg.locale or bool(_LOCALE.match(msg.locale)), at("locale"), "a BCP-47 tag such as fr-FR"
+            not profile.locale or bool(_LOCALE.match(profile.locale)), at("locale"), "a BCP-47 tag such as fr-FR"
         )
-        out["locale"] = msg.locale
+        out["locale"] = profile.locale
     if "home_store" in paths:
         violations.require(
-            not msg.home_store or bool(_STORE.match(msg.home_store)),
+            not profile.home_store or bool(_STORE.match(profile.home_store)),
             at("home_store"),
             "a store name such as stores/paris-faubourg",
         )
-        out["home_store"] = msg.home_store
+        out["home_store"] = profile.home_store
     if "tier" in paths:
-        violations.require(msg.tier in _TIERS, at("tier"), "unknown tier")
-        out["tier"] = int(msg.tier)
+        violations.require(profile.tier in _TIERS, at("tier"), "unknown tier")
+        out["tier"] = int(profile.tier)
     if "contact_points" in paths:
-        out["contact_points"] = _contact_points(msg, at("contact_points"), violations)
+        out["contact_points"] = _contact_points(profile, at("contact_points"), violations)
     if "preferences" in paths:
-        out["preferences"] = _preferences(msg, at("preferences"), violations)
+        out["preferences"] = _preferences(profile.preferences, at("preferences"), violations)
     if "important_dates" in paths:
-        out["important_dates"] = _important_dates(msg, at("important_dates"), violations)
+        out["important_dates"] = _important_dates(profile.important_dates, at("important_dates"), violations)
     if "tags" in paths:
-        out["tags"] = _tags(msg, at("tags"), violations)
+        out["tags"] = _tags(profile.tags, at("tags"), violations)
     return out
 
 
-def check_new(values: dict[str, Any], msg: customer_pb2.Customer, prefix: str, violations: Violations) -> None:
+def check_new(values: dict[str, Any], referral_code: str, prefix: str, violations: Violations) -> None:
     """Rules for a customer being created, beyond the per-field ones."""
-    if not (values.get("given_name") or values.get("family_name")):
-        violations.add(f"{prefix}given_name", "a customer needs a given or a family name")
-    if msg.referral_code and not _REFERRAL.match(msg.referral_code):
+    with violations.collect():
+        check_named(values, prefix)
+    if referral_code and not _REFERRAL.match(referral_code):
         violations.add(f"{prefix}referral_code", "4-32 letters, digits or -")
 
 
-def _contact_points(msg, path: str, violations: Violations) -> list[ContactPoint]:
-    region = contacts.region_of(msg.locale)
+def check_customer_id(customer_id: str, violations: Violations) -> bool:
+    """A customer id the caller chose (empty: the service picks one); False when malformed."""
+    if customer_id and not names.ID_PATTERN.match(customer_id):
+        violations.add("customer_id", "3-63 characters of a-z, 0-9 and -")
+        return False
+    return True
+
+
+def check_named(values: dict[str, Any], prefix: str) -> None:
+    """A customer has a given or a family name (after an update: whatever it leaves out)."""
+    if not (values.get("given_name") or values.get("family_name")):
+        raise invalid(f"{prefix}given_name", "a customer needs a given or a family name")
+
+
+def _contact_points(profile: ProfileInput, path: str, violations: Violations) -> list[ContactPoint]:
+    region = contacts.region_of(profile.locale)
     seen: set[tuple[int, str]] = set()
     result: list[ContactPoint] = []
     primaries: set[int] = set()
-    violations.require(len(msg.contact_points) <= MAX_ITEMS, path, f"at most {MAX_ITEMS}")
-    for i, cp in enumerate(msg.contact_points):
-        if cp.kind not in _CONTACT_KINDS or cp.kind == 0:
+    violations.require(len(profile.contact_points) <= MAX_ITEMS, path, f"at most {MAX_ITEMS}")
+    for i, cp in enumerate(profile.contact_points):
+        if cp.kind not in contacts.CONTACT_KINDS or cp.kind == 0:
             violations.add(f"{path}[{i}].kind", "required: one of EMAIL, PHONE, WECHAT, WHATSAPP, LINE")
             continue
         try:
@@ -122,7 +200,7 @@ def _contact_points(msg, path: str, violations: Violations) -> list[ContactPoint
         seen.add((cp.kind, value))
         if cp.primary:
             primaries.add(cp.kind)
-        result.append(ContactPoint(cp.kind, value, cp.primary))
+        result.append(ContactPoint(int(cp.kind), value, cp.primary))
     # The first contact point of a kind is its primary unless another one says so.
     return [
         ContactPoint(c.kind, c.value, c.primary or (c.kind not in primaries and _first_of_kind(result, c)))
@@ -134,10 +212,11 @@ def _first_of_kind(points: list[ContactPoint], point: ContactPoint) -> bool:
     return next(p for p in points if p.kind == point.kind) is point
 
 
-def _preferences(msg, path: str, violations: Violations) -> list[dict[str, str]]:
-    result, seen = [], set()
-    violations.require(len(msg.preferences) <= MAX_ITEMS, path, f"at most {MAX_ITEMS}")
-    for i, pref in enumerate(msg.preferences):
+def _preferences(preferences: Sequence[Preference], path: str, violations: Violations) -> list[dict[str, str]]:
+    result: list[dict[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    violations.require(len(preferences) <= MAX_ITEMS, path, f"at most {MAX_ITEMS}")
+    for i, pref in enumerate(preferences):
         category = pref.category.strip().lower()
         value = " ".join(pref.value.split())
         if not _CATEGORY.match(category):
@@ -152,30 +231,30 @@ def _preferences(msg, path: str, violations: Violations) -> list[dict[str, str]]
     return result
 
 
-def _important_dates(msg, path: str, violations: Violations) -> list[dict[str, Any]]:
-    result = []
-    violations.require(len(msg.important_dates) <= MAX_ITEMS, path, f"at most {MAX_ITEMS}")
-    for i, item in enumerate(msg.important_dates):
+def _important_dates(dates: Sequence[ImportantDate], path: str, violations: Violations) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = []
+    violations.require(len(dates) <= MAX_ITEMS, path, f"at most {MAX_ITEMS}")
+    for i, item in enumerate(dates):
         if item.kind not in _DATE_KINDS or item.kind == 0:
             violations.add(f"{path}[{i}].kind", "required: BIRTHDAY, ANNIVERSARY or OTHER")
             continue
-        d = item.date
         # Year 0 means "not known"; February 29 is then a valid birthday.
-        days = calendar.monthrange(d.year or 2000, d.month)[1] if 1 <= d.month <= 12 else 0
-        if not (1 <= d.month <= 12 and 1 <= d.day <= days) or not (d.year == 0 or 1900 <= d.year <= 2100):
+        year, month, day = item.year, item.month, item.day
+        days = calendar.monthrange(year or 2000, month)[1] if 1 <= month <= 12 else 0
+        if not (1 <= month <= 12 and 1 <= day <= days) or not (year == 0 or 1900 <= year <= 2100):
             violations.add(f"{path}[{i}].date", "not a calendar date")
             continue
         if len(item.label) > MAX_NAME:
             violations.add(f"{path}[{i}].label", f"at most {MAX_NAME} characters")
             continue
-        result.append({"kind": int(item.kind), "year": d.year, "month": d.month, "day": d.day, "label": item.label})
+        result.append({"kind": int(item.kind), "year": year, "month": month, "day": day, "label": item.label})
     return result
 
 
-def _tags(msg, path: str, violations: Violations) -> list[str]:
+def _tags(tags: Sequence[str], path: str, violations: Violations) -> list[str]:
     result: list[str] = []
-    violations.require(len(msg.tags) <= MAX_TAGS, path, f"at most {MAX_TAGS}")
-    for i, raw in enumerate(msg.tags):
+    violations.require(len(tags) <= MAX_TAGS, path, f"at most {MAX_TAGS}")
+    for i, raw in enumerate(tags):
         tag = raw.strip().lower()
         if not _TAG.match(tag):
             violations.add(f"{path}[{i}]", "lower-case letters, digits and -, at most 40")

@@ -1,20 +1,27 @@
-"""What makes a purchase or a return acceptable: validated from the API message without
-I/O. Violations name the field as the caller spelled it (`purchase.lines[1].quantity`)."""
+"""What makes a purchase or a return acceptable, from the request's values, without I/O.
+Violations name the field as the caller spelled it (`purchase.lines[1].quantity`)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
+from enum import IntEnum
 
-from atelier.customer.v1 import purchase_pb2
-from servicekit import wire
 from servicekit.errors import Violations
 
 from . import money
 
-Channel = purchase_pb2.SalesChannel
+
+class SalesChannel(IntEnum):
+    """atelier.customer.v1.SalesChannel, same numbers."""
+
+    UNSPECIFIED = 0
+    STORE = 1
+    ONLINE = 2
+
 
 _STORE = re.compile(r"^stores/[a-z0-9][a-z0-9-]{0,62}$")
 _ASSOCIATE = re.compile(r"^associates/[a-z0-9][a-z0-9-]{0,62}$")
@@ -24,6 +31,30 @@ MAX_TEXT = 200
 MAX_QUANTITY = 100_000
 # Tills' clocks drift; an order a few minutes "in the future" is a clock, not a lie.
 CLOCK_SKEW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class LineInput:
+    """A purchase line as the request spells it (`unit_price` None when it has none)."""
+
+    line_id: str = ""
+    sku: str = ""
+    product_name: str = ""
+    category: str = ""
+    quantity: int = 0
+    unit_price: money.Price | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PurchaseInput:
+    """A purchase as the request spells it (`order_time` None when it has none)."""
+
+    channel: int = 0
+    order_id: str = ""
+    store: str = ""
+    assisting_associate: str = ""
+    order_time: datetime | None = None
+    lines: Sequence[LineInput] = ()
 
 
 @dataclass(frozen=True)
@@ -50,44 +81,56 @@ class NewPurchase:
     def total(self) -> Decimal:
         return sum((line.unit_price * line.quantity for line in self.lines), Decimal(0))
 
+    def category_spend(self) -> dict[str, Decimal]:
+        """What the purchase adds to her spend per category."""
+        spend: dict[str, Decimal] = {}
+        for line in self.lines:
+            spend[line.category] = spend.get(line.category, Decimal(0)) + line.unit_price * line.quantity
+        return spend
 
-def read(msg: purchase_pb2.Purchase, prefix: str, violations: Violations, now: datetime) -> NewPurchase:
-    at = lambda f: f"{prefix}{f}"  # noqa: E731 - tiny formatter for field paths
-    if msg.channel not in (Channel.SALES_CHANNEL_STORE, Channel.SALES_CHANNEL_ONLINE):
+
+def read(given: PurchaseInput, prefix: str, violations: Violations, now: datetime) -> NewPurchase:
+    def at(name: str) -> str:
+        return f"{prefix}{name}"
+
+    if given.channel not in (SalesChannel.STORE, SalesChannel.ONLINE):
         violations.add(at("channel"), "required: SALES_CHANNEL_STORE or SALES_CHANNEL_ONLINE")
-    order_id = msg.order_id.strip()
+    order_id = given.order_id.strip()
     violations.require(0 < len(order_id) <= MAX_ID, at("order_id"), f"required, at most {MAX_ID} characters")
-    if msg.store:
-        violations.require(bool(_STORE.match(msg.store)), at("store"), "a store name such as stores/paris-faubourg")
-    elif msg.channel == Channel.SALES_CHANNEL_STORE:
+    if given.store:
+        violations.require(bool(_STORE.match(given.store)), at("store"), "a store name such as stores/paris-faubourg")
+    elif given.channel == SalesChannel.STORE:
         violations.add(at("store"), "required for a sale in a store")
-    if msg.assisting_associate:
+    if given.assisting_associate:
         violations.require(
-            bool(_ASSOCIATE.match(msg.assisting_associate)), at("assisting_associate"),
+            bool(_ASSOCIATE.match(given.assisting_associate)),
+            at("assisting_associate"),
             "an associate name such as associates/a-123",
         )
-    order_time = None
-    if not msg.HasField("order_time"):
+    if given.order_time is None:
         violations.add(at("order_time"), "required: when the sale happened")
     else:
-        order_time = msg.order_time.ToDatetime(tzinfo=timezone.utc)
-        violations.require(order_time <= now + CLOCK_SKEW, at("order_time"), "must not be in the future")
-    lines, currency = _lines(msg, at("lines"), violations)
+        violations.require(given.order_time <= now + CLOCK_SKEW, at("order_time"), "must not be in the future")
+    lines, currency = _lines(given.lines, at("lines"), violations)
     return NewPurchase(
-        channel=int(msg.channel), order_id=order_id, store=msg.store,
-        assisting_associate=msg.assisting_associate, currency=currency,
-        order_time=order_time or now, lines=tuple(lines),
+        channel=int(given.channel),
+        order_id=order_id,
+        store=given.store,
+        assisting_associate=given.assisting_associate,
+        currency=currency,
+        order_time=given.order_time or now,
+        lines=tuple(lines),
     )
 
 
-def _lines(msg: purchase_pb2.Purchase, path: str, violations: Violations) -> tuple[list[Line], str]:
-    if not msg.lines:
+def _lines(given: Sequence[LineInput], path: str, violations: Violations) -> tuple[list[Line], str]:
+    if not given:
         violations.add(path, "required: at least one line")
-    violations.require(len(msg.lines) <= MAX_LINES, path, f"at most {MAX_LINES}")
+    violations.require(len(given) <= MAX_LINES, path, f"at most {MAX_LINES}")
     currency = ""
     seen: set[str] = set()
     lines: list[Line] = []
-    for i, line in enumerate(msg.lines):
+    for i, line in enumerate(given):
         at = f"{path}[{i}]"
         line_id = line.line_id.strip() or str(i + 1)
         if len(line_id) > MAX_ID:
@@ -103,22 +146,30 @@ def _lines(msg: purchase_pb2.Purchase, path: str, violations: Violations) -> tup
         violations.require(
             0 < line.quantity <= MAX_QUANTITY, f"{at}.quantity", f"must be between 1 and {MAX_QUANTITY:,}"
         )
-        if not line.HasField("unit_price"):
+        if line.unit_price is None:
             violations.add(f"{at}.unit_price", "required")
             continue
         trouble = money.problem(line.unit_price)
         if trouble:
-            field = "currency_code" if "currency" in trouble else ("nanos" if "nanos" in trouble else "units")
-            violations.add(f"{at}.unit_price.{field}", trouble)
+            field, why = trouble
+            violations.add(f"{at}.unit_price.{field}", why)
             continue
         if not currency:
-            currency = line.unit_price.currency_code
-        elif line.unit_price.currency_code != currency:
+            currency = line.unit_price.currency
+        elif line.unit_price.currency != currency:
             violations.add(f"{at}.unit_price.currency_code", f"all lines of a purchase share one currency ({currency})")
             continue
-        lines.append(Line(line_id, sku, line.product_name.strip(), category, line.quantity,
-                          wire.to_decimal(line.unit_price)))
+        lines.append(Line(line_id, sku, line.product_name.strip(), category, line.quantity, line.unit_price.amount))
     return lines, currency
+
+
+@dataclass(frozen=True, slots=True)
+class ReturnInput:
+    """A return as the request spells it: (line id, quantity) pairs, `return_time` None when unset."""
+
+    return_id: str = ""
+    lines: Sequence[tuple[str, int]] = ()
+    return_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -128,41 +179,60 @@ class NewReturn:
     return_time: datetime
 
 
-def read_return(request, violations: Violations, now: datetime) -> NewReturn:
-    return_id = request.return_id.strip()
+@dataclass(frozen=True)
+class BoughtLine:
+    """A line of a recorded purchase, as a return sees it."""
+
+    category: str
+    quantity: int
+    returned: int
+    unit_price: Decimal
+
+
+def read_return(given: ReturnInput, violations: Violations, now: datetime) -> NewReturn:
+    return_id = given.return_id.strip()
     violations.require(0 < len(return_id) <= MAX_ID, "return_id", f"required, at most {MAX_ID} characters")
-    if not request.lines:
+    if not given.lines:
         violations.add("lines", "required: at least one line brought back")
     quantities: dict[str, int] = {}
-    for i, line in enumerate(request.lines):
-        line_id = line.line_id.strip()
+    for i, (raw_id, quantity) in enumerate(given.lines):
+        line_id = raw_id.strip()
         if not line_id:
             violations.add(f"lines[{i}].line_id", "required: the purchase line brought back")
         elif line_id in quantities:
             violations.add(f"lines[{i}].line_id", "listed twice in this return")
-        if line.quantity <= 0:
+        if quantity <= 0:
             violations.add(f"lines[{i}].quantity", "must be at least 1")
         if line_id and line_id not in quantities:
-            quantities[line_id] = line.quantity
+            quantities[line_id] = quantity
     return_time = now
-    if request.HasField("return_time"):
-        return_time = request.return_time.ToDatetime(tzinfo=timezone.utc)
+    if given.return_time is not None:
+        return_time = given.return_time
         violations.require(return_time <= now + CLOCK_SKEW, "return_time", "must not be in the future")
     return NewReturn(return_id, quantities, return_time)
 
 
-def check_returnable(
-    new: NewReturn, lines: dict[str, tuple[int, int]], order_time: datetime, violations: Violations
-) -> None:
-    """`lines` maps line id → (quantity bought, quantity already returned)."""
+def check_returnable(new: NewReturn, lines: dict[str, BoughtLine], order_time: datetime) -> None:
+    """Every line brought back was bought, and not returned already; raises with every violation."""
+    violations = Violations()
     for i, (line_id, quantity) in enumerate(new.quantities.items()):
         if line_id not in lines:
             violations.add(f"lines[{i}].line_id", f"the purchase has no line {line_id!r}")
             continue
-        bought, returned = lines[line_id]
+        bought, returned = lines[line_id].quantity, lines[line_id].returned
         if quantity > bought - returned:
             violations.add(
                 f"lines[{i}].quantity",
                 f"at most {bought - returned} left to return ({bought} bought, {returned} returned)",
             )
     violations.require(new.return_time >= order_time, "return_time", "must not be before the purchase")
+    violations.raise_if_any()
+
+
+def refund_spend(new: NewReturn, lines: dict[str, BoughtLine]) -> dict[str, Decimal]:
+    """What the return takes off her spend per category (negative amounts)."""
+    spend: dict[str, Decimal] = {}
+    for line_id, quantity in new.quantities.items():
+        line = lines[line_id]
+        spend[line.category] = spend.get(line.category, Decimal(0)) - line.unit_price * quantity
+    return spend

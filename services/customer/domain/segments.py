@@ -1,22 +1,49 @@
-"""A Segment (the audience of a campaign) read from the API message: validated, with
-the birthday window turned into calendar days. Pure, no I/O."""
+"""A Segment (the audience of a campaign) from the request's values: validated, with the
+birthday window turned into calendar days. Pure, no I/O."""
 
 from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from atelier.common.v1 import common_pb2
-from atelier.customer.v1 import customer_pb2, segment_pb2
 from servicekit.errors import Violations
+
+from .consent import Requirement, read_requirement
+from .profile import Tier
 
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _STORE = re.compile(r"^stores/[a-z0-9][a-z0-9-]{0,62}$")
 _ASSOCIATE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+_TIERS = frozenset(int(t) for t in Tier)
 MAX_BIRTHDAY_WINDOW = 366
+
+
+@dataclass(frozen=True, slots=True)
+class LifetimeValueInput:
+    currency_code: str = ""
+    min_units: int | None = None
+    max_units: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SegmentInput:
+    """A segment as the request spells it; unset optional parts are None."""
+
+    tags: Sequence[str] = ()
+    tiers: Sequence[int] = ()
+    home_stores: Sequence[str] = ()
+    preferences: Sequence[tuple[str, str]] = ()
+    associates: Sequence[str] = ()
+    birthday_within_days: int = 0
+    # (channel, purpose)
+    consent: tuple[int, int] | None = None
+    lifetime_value: LifetimeValueInput | None = None
+    last_purchase_after: datetime | None = None
+    last_purchase_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -32,7 +59,7 @@ class SegmentFilter:
     preferences: tuple[tuple[str, str], ...] = ()
     # Birthdays as month * 100 + day, e.g. 1224 for 24 December.
     birthdays: tuple[int, ...] = ()
-    consent: tuple[int, int] | None = None
+    consent: Requirement | None = None
     associates: tuple[str, ...] = ()
 
     @property
@@ -42,46 +69,45 @@ class SegmentFilter:
         )
 
 
-def parse(segment: segment_pb2.Segment, today: date, prefix: str = "segment.") -> SegmentFilter:
+def parse(segment: SegmentInput, today: date, prefix: str = "segment.") -> SegmentFilter:
     v = Violations()
     tags = []
-    for i, tag in enumerate(segment.tags):
-        tag = tag.strip().lower()
+    for i, raw in enumerate(segment.tags):
+        tag = raw.strip().lower()
         v.require(bool(_TAG.match(tag)), f"{prefix}tags[{i}]", "lower-case letters, digits and -, at most 40")
         tags.append(tag)
     for i, tier in enumerate(segment.tiers):
-        v.require(tier != 0 and tier in customer_pb2.Tier.values(), f"{prefix}tiers[{i}]", "a tier")
+        v.require(tier != 0 and tier in _TIERS, f"{prefix}tiers[{i}]", "a tier")
     for i, store in enumerate(segment.home_stores):
         v.require(bool(_STORE.match(store)), f"{prefix}home_stores[{i}]", "a store name such as stores/paris")
     prefs = []
-    for i, pref in enumerate(segment.preferences):
-        category, value = pref.category.strip().lower(), " ".join(pref.value.split())
+    for i, (raw_category, raw_value) in enumerate(segment.preferences):
+        category, value = raw_category.strip().lower(), " ".join(raw_value.split())
         v.require(bool(category and value), f"{prefix}preferences[{i}]", "category and value required")
         prefs.append((category, value))
     for i, associate in enumerate(segment.associates):
         v.require(bool(_ASSOCIATE.match(associate)), f"{prefix}associates[{i}]", "an associate id")
     n = segment.birthday_within_days
     v.require(0 <= n <= MAX_BIRTHDAY_WINDOW, f"{prefix}birthday_within_days", f"0-{MAX_BIRTHDAY_WINDOW}")
-    consent = None
-    if segment.HasField("consent"):
-        c = segment.consent
-        v.require(c.channel != 0 and c.channel in common_pb2.Channel.values(), f"{prefix}consent.channel", "a channel")
-        v.require(c.purpose != 0 and c.purpose in common_pb2.Purpose.values(), f"{prefix}consent.purpose", "a purpose")
-        consent = (int(c.channel), int(c.purpose))
-    ltv = segment.lifetime_value
+    required = None
+    if segment.consent is not None:
+        required = read_requirement(*segment.consent, f"{prefix}consent.", v)
     currency = min_units = max_units = None
-    if segment.HasField("lifetime_value"):
-        min_units = ltv.min_units if ltv.HasField("min_units") else None
-        max_units = ltv.max_units if ltv.HasField("max_units") else None
+    ltv = segment.lifetime_value
+    if ltv is not None:
+        min_units, max_units = ltv.min_units, ltv.max_units
         v.require(
-            bool(_CURRENCY.match(ltv.currency_code)), f"{prefix}lifetime_value.currency_code", "an ISO 4217 code, e.g. EUR"
+            bool(_CURRENCY.match(ltv.currency_code)),
+            f"{prefix}lifetime_value.currency_code",
+            "an ISO 4217 code, e.g. EUR",
         )
         v.require(
-            min_units is not None or max_units is not None, f"{prefix}lifetime_value", "set min_units, max_units or both"
+            min_units is not None or max_units is not None,
+            f"{prefix}lifetime_value",
+            "set min_units, max_units or both",
         )
         currency = ltv.currency_code
-    after = segment.last_purchase_after.ToDatetime() if segment.HasField("last_purchase_after") else None
-    before = segment.last_purchase_before.ToDatetime() if segment.HasField("last_purchase_before") else None
+    after, before = segment.last_purchase_after, segment.last_purchase_before
     if after and before:
         v.require(after < before, f"{prefix}last_purchase_before", "must be after last_purchase_after")
     v.raise_if_any()
@@ -96,7 +122,7 @@ def parse(segment: segment_pb2.Segment, today: date, prefix: str = "segment.") -
         max_units=max_units,
         preferences=tuple(prefs),
         birthdays=birthday_days(today, n) if n else (),
-        consent=consent,
+        consent=required,
         associates=tuple(sorted(set(segment.associates))),
     )
 

@@ -17,11 +17,15 @@ from servicekit.errors import AlreadyExists
 
 from ..domain import contacts
 from ..domain.access import Reach, Scope
+from ..domain.computed_tags import CurrencyStats, Tag
+from ..domain.consent import Answer
 from ..domain.filters import CustomerFilter
 from ..domain.profile import ContactPoint
+from . import stats
 from .stats import STATS_JSON, TAGS_JSON
 
-_SELECT_FULL = """
+SELECT_FULL = (
+    """
 SELECT c.id, c.given_name, c.family_name, c.preferred_name, c.locale, c.home_store, c.tier,
        c.referral_code, c.preferences, c.important_dates, c.tags, c.version,
        c.create_time, c.update_time,
@@ -31,13 +35,18 @@ SELECT c.id, c.given_name, c.family_name, c.preferred_name, c.locale, c.home_sto
                  FROM (SELECT DISTINCT ON (channel, purpose) channel, purpose, granted, source, actor, change_time
                        FROM consent_changes WHERE customer_id = c.id
                        ORDER BY channel, purpose, id DESC) s), '[]') AS consents,
-       """ + STATS_JSON + """ AS purchase_stats,
-       """ + TAGS_JSON + """ AS computed_tags,
+       """
+    + STATS_JSON
+    + """ AS purchase_stats,
+       """
+    + TAGS_JSON
+    + """ AS computed_tags,
        ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates
 FROM customers c
 """
+)
 
-_GET_MANY = sa.text(_SELECT_FULL + " WHERE c.id = ANY(:ids)")
+_GET_MANY = sa.text(SELECT_FULL + " WHERE c.id = ANY(:ids)")
 
 
 @dataclass(frozen=True)
@@ -50,43 +59,77 @@ class CustomerRow:
     home_store: str
     tier: int
     referral_code: str
-    preferences: list
-    important_dates: list
-    tags: list
+    # [{"category", "value"}]
+    preferences: list[dict[str, str]]
+    # [{"kind", "year", "month", "day", "label"}]
+    important_dates: list[dict[str, Any]]
+    tags: list[str]
     version: int
     create_time: datetime
     update_time: datetime
-    contacts: list
-    consents: list
-    # [currency, lifetime value (text), orders, first, last, {category: spend (text)}] per currency
-    purchase_stats: list
-    # [tag, reason, since] of the stored (fact-based) computed tags
-    computed_tags: list
+    contacts: list[ContactPoint]
+    # Her current answer per channel × purpose (the latest of each).
+    consents: list[Answer]
+    purchase_stats: list[CurrencyStats]
+    # The stored (fact-based) computed tags.
+    computed_tags: list[Tag]
     # Ids of the associates holding her (primary or secondary), from assignment events.
-    associates: list = field(default_factory=list)
+    associates: list[str] = field(default_factory=list)
 
     @property
     def reach(self) -> Reach:
         return Reach(home_store=self.home_store, associates=frozenset(self.associates))
 
 
-def _row(r: Any) -> CustomerRow:
-    data = r._asdict()
-    for key in ("contacts", "consents", "preferences", "important_dates", "purchase_stats", "computed_tags"):
-        if isinstance(data[key], str):
-            data[key] = json.loads(data[key])
-    return CustomerRow(**data)
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def row_of(r: sa.Row[Any]) -> CustomerRow:
+    """A customer from a row of SELECT_FULL."""
+    return CustomerRow(
+        id=r.id,
+        given_name=r.given_name,
+        family_name=r.family_name,
+        preferred_name=r.preferred_name,
+        locale=r.locale,
+        home_store=r.home_store,
+        tier=r.tier,
+        referral_code=r.referral_code,
+        preferences=_json(r.preferences),
+        important_dates=_json(r.important_dates),
+        tags=list(r.tags),
+        version=r.version,
+        create_time=r.create_time,
+        update_time=r.update_time,
+        contacts=[ContactPoint(kind, value, primary) for kind, value, primary in _json(r.contacts)],
+        consents=[
+            Answer(channel, purpose, granted, source, actor, stats.parse_time(changed))
+            for channel, purpose, granted, source, actor, changed in _json(r.consents)
+        ],
+        purchase_stats=stats.parse(r.purchase_stats),
+        computed_tags=[Tag(tag, reason, stats.parse_time(since)) for tag, reason, since in _json(r.computed_tags)],
+        associates=list(r.associates),
+    )
 
 
 async def get_many(conn: AsyncConnection, ids: list[str]) -> dict[str, CustomerRow]:
     if not ids:
         return {}
     rows = (await conn.execute(_GET_MANY, {"ids": ids})).all()
-    return {r.id: _row(r) for r in rows}
+    return {r.id: row_of(r) for r in rows}
 
 
 async def get(conn: AsyncConnection, customer_id: str) -> CustomerRow | None:
     return (await get_many(conn, [customer_id])).get(customer_id)
+
+
+async def get_existing(conn: AsyncConnection, customer_id: str) -> CustomerRow:
+    """A customer this transaction knows exists (it holds her row lock, or just wrote her)."""
+    row = await get(conn, customer_id)
+    if row is None:
+        raise LookupError(f"customers/{customer_id} is missing inside the transaction that holds her")
+    return row
 
 
 _REACH = (
@@ -171,7 +214,7 @@ async def insert(
         version=stored.version,
         create_time=stored.create_time,
         update_time=stored.update_time,
-        contacts=[[p.kind, p.value, p.primary] for p in points],
+        contacts=list(points),
         consents=[],
         purchase_stats=[],
         computed_tags=[],
@@ -248,8 +291,7 @@ async def update(conn: AsyncConnection, customer_id: str, values: dict[str, Any]
     columns = {k: v for k, v in values.items() if k in _COLUMNS}
     sets = ", ".join(f"{k} = :{k}" for k in columns)
     stmt = sa.text(
-        f"UPDATE customers SET {sets + ', ' if sets else ''}version = version + 1, update_time = now() "
-        "WHERE id = :id"
+        f"UPDATE customers SET {sets + ', ' if sets else ''}version = version + 1, update_time = now() WHERE id = :id"
     )
     binds = [sa.bindparam(k, type_=t) for k, t in _COLUMNS.items() if k in columns and t is not None]
     if binds:
@@ -259,9 +301,7 @@ async def update(conn: AsyncConnection, customer_id: str, values: dict[str, Any]
         await replace_contact_points(conn, customer_id, values["contact_points"])
 
 
-_CONTACTS_OF = sa.text(
-    "SELECT kind, value FROM contact_points WHERE customer_id = :id ORDER BY position"
-)
+_CONTACTS_OF = sa.text("SELECT kind, value FROM contact_points WHERE customer_id = :id ORDER BY position")
 _NAMES_OF = sa.text("SELECT given_name, family_name, preferred_name FROM customers WHERE id = :id")
 
 
@@ -279,7 +319,7 @@ async def delete(conn: AsyncConnection, customer_id: str) -> None:
     await conn.execute(_DELETE, {"id": customer_id})
 
 
-def _scope_clause(scope: Scope, params: dict) -> list[str]:
+def _scope_clause(scope: Scope, params: dict[str, Any]) -> list[str]:
     where = []
     if scope.store is not None:
         where.append("c.home_store = :store")
@@ -292,8 +332,8 @@ def _scope_clause(scope: Scope, params: dict) -> list[str]:
     return where
 
 
-def _list_statement(flt: CustomerFilter, scope: Scope, after: list | None) -> tuple[str, dict]:
-    params: dict = {}
+def _list_statement(flt: CustomerFilter, scope: Scope, after: list[Any] | None) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {}
     where = _scope_clause(scope, params)
     if flt.home_store is not None:
         where.append("c.home_store = :filter_store")
@@ -312,19 +352,17 @@ def _list_statement(flt: CustomerFilter, scope: Scope, after: list | None) -> tu
 
 
 async def list_page(
-    conn: AsyncConnection, flt: CustomerFilter, scope: Scope, after: list | None, limit: int
+    conn: AsyncConnection, flt: CustomerFilter, scope: Scope, after: list[Any] | None, limit: int
 ) -> list[CustomerRow]:
     clause, params = _list_statement(flt, scope, after)
-    stmt = sa.text(_SELECT_FULL + clause + " ORDER BY c.create_time, c.id LIMIT :limit")
+    stmt = sa.text(SELECT_FULL + clause + " ORDER BY c.create_time, c.id LIMIT :limit")
     rows = (await conn.execute(stmt, {**params, "limit": limit})).all()
-    return [_row(r) for r in rows]
+    return [row_of(r) for r in rows]
 
 
 # How well a candidate matches, whichever path found it: the best word run of the search
 # text, and 0.95 for a row holding the query verbatim (an e-mail or phone fragment).
-_SCORE = (
-    "GREATEST(word_similarity(:q, c.search_text), CASE WHEN strpos(c.search_text, :q) > 0 THEN 0.95 ELSE 0 END)"
-)
+_SCORE = "GREATEST(word_similarity(:q, c.search_text), CASE WHEN strpos(c.search_text, :q) > 0 THEN 0.95 ELSE 0 END)"
 # Must stay identical to the expression of the customers_search_names index (migration 0303).
 _NAMES = "lower(c.given_name || ' ' || c.family_name || ' ' || c.preferred_name)"
 
@@ -368,7 +406,7 @@ _MINE = (
 )
 _NO_BITMAP = sa.text("SET LOCAL enable_bitmapscan = off")
 _BITMAP = sa.text("SET LOCAL enable_bitmapscan = on")
-_ALL_KINDS = [k for k in contacts.Kind.values() if k != 0]
+_ALL_KINDS = [int(k) for k in contacts.ContactKind if k]
 
 
 def _like(text: str) -> str:
@@ -377,13 +415,13 @@ def _like(text: str) -> str:
 
 async def search(conn: AsyncConnection, query: str, scope: Scope, limit: int) -> list[tuple[str, float]]:
     """The `limit` best matches in the caller's scope as (id, score in 0..1), best first."""
-    params: dict = {"q": query, "like": f"%{_like(query)}%", "limit": limit, "probe": 4 * limit}
+    params: dict[str, Any] = {"q": query, "like": f"%{_like(query)}%", "limit": limit, "probe": 4 * limit}
     shape = contacts.search_shape(query)
 
-    async def run(statement: str, source: str = "customers c", where: list[str] | None = None) -> list:
+    async def run(statement: str, source: str = "customers c", where: list[str] | None = None) -> list[sa.Row[Any]]:
         where = _scope_clause(scope, params) if where is None else where
         clause = "".join(f" AND {w}" for w in where)
-        return (await conn.execute(sa.text(statement.format(scope=clause, source=source)), params)).all()
+        return list((await conn.execute(sa.text(statement.format(scope=clause, source=source)), params)).all())
 
     if scope.associate is not None:
         params.update(scope_associate=scope.associate, store=scope.store)

@@ -10,8 +10,10 @@ not depend on its size.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -106,15 +108,21 @@ _MERGE_EXISTING = sa.text(
 )
 
 
+async def _driver(conn: AsyncConnection) -> Any:
+    """The psycopg connection under `conn`, for COPY."""
+    raw = await conn.get_raw_connection()
+    if raw.driver_connection is None:
+        raise RuntimeError("an import batch needs a live psycopg connection")
+    return raw.driver_connection
+
+
 @dataclass
 class BatchOutcome:
     accepted: int = 0
     merged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    # False when the batch had been applied before (this is how it went then).
     applied: bool = True
-    # customer id → (row values, create_time, update_time) of the customers created.
-    created: list[tuple[ImportRow, str, datetime, datetime]] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
 
 
 async def claim(conn: AsyncConnection, import_id: str, batch_id: str, actor: str) -> BatchOutcome | None:
@@ -130,9 +138,12 @@ async def claim(conn: AsyncConnection, import_id: str, batch_id: str, actor: str
 async def match_existing(conn: AsyncConnection, rows: list[ImportRow]) -> dict[int, str]:
     """Row number → the existing customer owning one of its contact points (the first
     contact point of the row that has an owner decides)."""
-    rows_, kinds, vals, pos = [], [], [], []
+    rows_: list[int] = []
+    kinds: list[int] = []
+    vals: list[str] = []
+    pos: list[int] = []
     for row in rows:
-        for i, (kind, value) in enumerate(row.keys()):
+        for i, (kind, value) in enumerate(row.contact_keys()):
             rows_.append(row.row_number)
             kinds.append(kind)
             vals.append(value)
@@ -147,14 +158,12 @@ async def apply(
     conn: AsyncConnection,
     new: list[tuple[str, ImportRow]],
     merges: list[tuple[str, ImportRow]],
-    search_text,
+    search_text: Callable[[dict[str, Any]], str],
 ) -> tuple[list[tuple[str, datetime, datetime]], set[str]]:
     """Write the batch: `new` (id, row) become customers, `merges` (existing id, folded
     rows) merge into existing customers. Returns the customers created (id, times) and
     the new ids that were already taken (those rows are not loaded)."""
-    raw = await conn.get_raw_connection()
-    pg = raw.driver_connection
-    async with pg.cursor() as cur:
+    async with (await _driver(conn)).cursor() as cur:
         await cur.execute(_STAGE)
         async with cur.copy(
             "COPY import_rows (id, is_new, given_name, family_name, preferred_name, locale, home_store, tier,"
@@ -165,10 +174,19 @@ async def apply(
                     v = row.values
                     await copy.write_row(
                         (
-                            cid, is_new, v.get("given_name", ""), v.get("family_name", ""),
-                            v.get("preferred_name", ""), v.get("locale", ""), v.get("home_store", ""),
-                            v.get("tier", 0), row.referral_code, json.dumps(v.get("preferences", [])),
-                            json.dumps(v.get("important_dates", [])), v.get("tags", []), search_text(v),
+                            cid,
+                            is_new,
+                            v.get("given_name", ""),
+                            v.get("family_name", ""),
+                            v.get("preferred_name", ""),
+                            v.get("locale", ""),
+                            v.get("home_store", ""),
+                            v.get("tier", 0),
+                            row.referral_code,
+                            json.dumps(v.get("preferences", [])),
+                            json.dumps(v.get("important_dates", [])),
+                            v.get("tags", []),
+                            search_text(v),
                         )
                     )
         async with cur.copy(
@@ -193,19 +211,24 @@ async def finish(conn: AsyncConnection, import_id: str, batch_id: str, outcome: 
     await conn.execute(
         _FINISH,
         {
-            "import_id": import_id, "batch_id": batch_id, "accepted": outcome.accepted,
-            "merged": outcome.merged, "rejected": json.dumps(rejected),
+            "import_id": import_id,
+            "batch_id": batch_id,
+            "accepted": outcome.accepted,
+            "merged": outcome.merged,
+            "rejected": json.dumps(rejected),
         },
     )
 
 
-async def copy_events(conn: AsyncConnection, envelopes) -> None:
-    """Outbox rows for a whole batch in one COPY (the relay's NOTIFY trigger fires per
-    statement, so once)."""
-    if not envelopes:
+async def copy_events(conn: AsyncConnection, events: Sequence[tuple[str, str, bytes]]) -> None:
+    """Outbox rows (event id, event type, serialised envelope) for a whole batch in one COPY
+    (the relay's NOTIFY trigger fires per statement, so once): thousands of events cost
+    what a few do."""
+    if not events:
         return
-    raw = await conn.get_raw_connection()
-    async with raw.driver_connection.cursor() as cur:
-        async with cur.copy("COPY outbox (event_id, event_type, envelope) FROM STDIN") as copy:
-            for e in envelopes:
-                await copy.write_row((e.id, e.type, e.SerializeToString()))
+    async with (
+        (await _driver(conn)).cursor() as cur,
+        cur.copy("COPY outbox (event_id, event_type, envelope) FROM STDIN") as copy,
+    ):
+        for event in events:
+            await copy.write_row(event)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -27,25 +31,56 @@ _BY_EXTERNAL = sa.text(
 _GET_MANY = sa.text(f"SELECT {_COLUMNS} FROM interactions WHERE id = ANY(:ids)")
 
 
-async def insert(conn: AsyncConnection, interaction_id: str, customer_id: str, new: NewInteraction):
+@dataclass(frozen=True)
+class InteractionRow:
+    id: str
+    customer_id: str
+    kind: int
+    channel: int
+    direction: int
+    preview: str
+    store: str
+    associate: str
+    referral_code: str
+    reference: str
+    external_id: str | None
+    occur_time: datetime
+    create_time: datetime
+
+
+def _row(r: sa.Row[Any]) -> InteractionRow:
+    return InteractionRow(**r._asdict())
+
+
+async def insert(
+    conn: AsyncConnection, interaction_id: str, customer_id: str, new: NewInteraction
+) -> tuple[InteractionRow, bool]:
     """The stored row, and whether it is new: a replayed external id returns the row
     recorded the first time (the unique constraint decides)."""
     params = {
-        "id": interaction_id, "cid": customer_id, "kind": new.kind, "channel": new.channel,
-        "direction": new.direction, "preview": new.preview, "store": new.store, "associate": new.associate,
-        "referral_code": new.referral_code, "reference": new.reference, "external_id": new.external_id,
+        "id": interaction_id,
+        "cid": customer_id,
+        "kind": new.kind,
+        "channel": new.channel,
+        "direction": new.direction,
+        "preview": new.preview,
+        "store": new.store,
+        "associate": new.associate,
+        "referral_code": new.referral_code,
+        "reference": new.reference,
+        "external_id": new.external_id,
         "occur_time": new.occur_time,
     }
     row = (await conn.execute(_INSERT, params)).first()
     if row is not None:
-        return row, True
+        return _row(row), True
     existing = await conn.execute(
         _BY_EXTERNAL, {"kind": new.kind, "channel": new.channel, "external_id": new.external_id}
     )
-    return existing.one(), False
+    return _row(existing.one()), False
 
 
-async def get_many(conn: AsyncConnection, ids: list[str]) -> dict:
+async def get_many(conn: AsyncConnection, ids: list[str]) -> dict[str, InteractionRow]:
     if not ids:
         return {}
-    return {r.id: r for r in (await conn.execute(_GET_MANY, {"ids": ids})).all()}
+    return {r.id: _row(r) for r in (await conn.execute(_GET_MANY, {"ids": ids})).all()}

@@ -5,11 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from atelier.customer.v1 import customer_pb2
-
+from ..domain.contacts import PHONE_KINDS
 from ..domain.profile import ContactPoint
-
-_PHONES = (customer_pb2.CONTACT_KIND_PHONE, customer_pb2.CONTACT_KIND_WHATSAPP)
 
 # A phone number given at the till also finds the client known by her WhatsApp number
 # (both are E.164), and the other way round.
@@ -30,6 +27,7 @@ async def owners_of(conn: AsyncConnection, points: list[ContactPoint]) -> list[s
     if not points:
         return []
     rows = await conn.execute(
-        _OWNERS, {"kinds": [p.kind for p in points], "vals": [p.value for p in points], "phones": list(_PHONES)}
+        _OWNERS,
+        {"kinds": [p.kind for p in points], "vals": [p.value for p in points], "phones": [int(k) for k in PHONE_KINDS]},
     )
     return list(dict.fromkeys(r.customer_id for r in rows))

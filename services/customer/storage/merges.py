@@ -15,7 +15,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from . import customers
+from ..domain.merging import Pair
+from . import customers, stats
+from .customers import CustomerRow
 
 _LOCK = sa.text("SELECT id FROM customers WHERE id = ANY(:ids) ORDER BY id FOR UPDATE")
 _ROW_JSON = sa.text("SELECT to_jsonb(c) FROM customers c WHERE id = :id")
@@ -41,26 +43,6 @@ _PURCHASE_CHILDREN = ("purchase_lines", "purchase_returns", "return_lines")
 _STATS_JSON = sa.text(
     "SELECT COALESCE(jsonb_agg(to_jsonb(s)), '[]') FROM customer_purchase_stats s WHERE customer_id = :id"
 )
-_ADD_STATS = sa.text(
-    """
-    INSERT INTO customer_purchase_stats AS s
-        (customer_id, currency, lifetime_value, order_count, first_purchase_time, last_purchase_time, category_spend)
-    SELECT :s, currency, lifetime_value, order_count, first_purchase_time, last_purchase_time, category_spend
-    FROM customer_purchase_stats WHERE customer_id = :d
-    ON CONFLICT (customer_id, currency) DO UPDATE SET
-        lifetime_value = s.lifetime_value + excluded.lifetime_value,
-        order_count = s.order_count + excluded.order_count,
-        first_purchase_time = LEAST(s.first_purchase_time, excluded.first_purchase_time),
-        last_purchase_time = GREATEST(s.last_purchase_time, excluded.last_purchase_time),
-        category_spend = (
-            SELECT COALESCE(jsonb_object_agg(k, v), '{}')
-            FROM (SELECT key AS k, sum(value::numeric) AS v
-                  FROM (SELECT * FROM jsonb_each_text(s.category_spend)
-                        UNION ALL SELECT * FROM jsonb_each_text(excluded.category_spend)) e
-                  GROUP BY key) m)
-    """
-)
-_DROP_STATS = sa.text("DELETE FROM customer_purchase_stats WHERE customer_id = :d")
 _TAGS_JSON = sa.text(
     "SELECT COALESCE(jsonb_agg(to_jsonb(t)), '[]') FROM customer_computed_tags t WHERE customer_id = :d"
 )
@@ -101,13 +83,33 @@ class MergeRow:
     survivor_id: str
     duplicate_id: str
     actor: str
-    moved: dict
+    # What moved, by key, for the undo (see `move`); {"erased": true, "counts": …} once
+    # either customer was erased.
+    moved: dict[str, Any]
     create_time: datetime
     undo_time: datetime | None
     undo_actor: str
 
+    @property
+    def erased(self) -> bool:
+        return bool(self.moved.get("erased"))
 
-def _merge_row(r) -> MergeRow:
+    def counts(self) -> dict[str, int]:
+        """How many rows of each kind moved."""
+        if self.erased:
+            return dict(self.moved["counts"])
+        return {
+            "contact_points": len(self.moved["contact_points"]),
+            "consent_changes": len(self.moved["consent_changes"]),
+            "notes": len(self.moved["notes"]),
+            "purchases": len(self.moved["purchases"]),
+            "interactions": len(self.moved["interactions"]),
+            "purchase_stats": len(self.moved["duplicate_stats"]),
+            "computed_tags": len(self.moved["moved_tags"]),
+        }
+
+
+def _merge_row(r: sa.Row[Any]) -> MergeRow:
     data = r._asdict()
     if isinstance(data["moved"], str):
         data["moved"] = json.loads(data["moved"])
@@ -124,7 +126,7 @@ async def resolve(conn: AsyncConnection, customer_id: str) -> str | None:
     return (await conn.execute(_RESOLVE, {"id": customer_id})).scalar_one_or_none()
 
 
-async def get_current(conn: AsyncConnection, customer_id: str):
+async def get_current(conn: AsyncConnection, customer_id: str) -> CustomerRow | None:
     """The customer, or the survivor a merged-away id now resolves to (None if neither)."""
     row = await customers.get(conn, customer_id)
     if row is None:
@@ -148,18 +150,20 @@ async def move(conn: AsyncConnection, survivor: str, duplicate: str) -> dict[str
         moved[table] = [r.id for r in await conn.execute(stmt, p)]
     for table in _PURCHASE_CHILDREN:
         await conn.execute(sa.text(f"UPDATE {table} SET customer_id = :s WHERE customer_id = :d"), p)
-    await conn.execute(_ADD_STATS, p)
-    await conn.execute(_DROP_STATS, p)
+    await stats.absorb(conn, survivor, duplicate)
     moved["moved_tags"] = [r.tag for r in await conn.execute(_MOVE_TAGS, p)]
     await conn.execute(_DROP_TAGS, p)
     await conn.execute(_DELETE_CUSTOMER, p)
     return moved
 
 
-async def record(conn: AsyncConnection, merge_id: str, survivor: str, duplicate: str, actor: str, moved: dict) -> MergeRow:
+async def record(
+    conn: AsyncConnection, merge_id: str, survivor: str, duplicate: str, actor: str, moved: dict[str, Any]
+) -> MergeRow:
     row = (
         await conn.execute(
-            _RECORD, {"id": merge_id, "s": survivor, "d": duplicate, "actor": actor, "moved": json.dumps(moved, default=str)}
+            _RECORD,
+            {"id": merge_id, "s": survivor, "d": duplicate, "actor": actor, "moved": json.dumps(moved, default=str)},
         )
     ).one()
     await conn.execute(_REDIRECT, {"d": duplicate, "s": survivor, "m": merge_id})
@@ -289,20 +293,6 @@ async def move_back(conn: AsyncConnection, merge: MergeRow, actor: str) -> Merge
     return _merge_row((await conn.execute(_UNDONE, {"id": merge.id, "actor": actor})).one())
 
 
-def counts(moved: dict) -> dict[str, int]:
-    if moved.get("erased"):
-        return dict(moved["counts"])
-    return {
-        "contact_points": len(moved["contact_points"]),
-        "consent_changes": len(moved["consent_changes"]),
-        "notes": len(moved["notes"]),
-        "purchases": len(moved["purchases"]),
-        "interactions": len(moved["interactions"]),
-        "purchase_stats": len(moved["duplicate_stats"]),
-        "computed_tags": len(moved["moved_tags"]),
-    }
-
-
 _CANDIDATES = """
 WITH bd AS (
     SELECT c.id, lower(btrim(c.given_name || ' ' || c.family_name)) AS full_name,
@@ -336,14 +326,14 @@ LIMIT 10000
 """
 
 
-async def candidates(conn: AsyncConnection, customer_id: str | None):
-    """Candidate pairs (x, y, reasons, details, x_older), at most 10,000; with a customer,
-    only the pairs she is part of."""
-    params: dict = {}
+async def candidates(conn: AsyncConnection, customer_id: str | None) -> list[Pair]:
+    """Candidate pairs, at most 10,000; with a customer, only the pairs she is part of."""
+    params: dict[str, Any] = {}
     cp_scope = name_scope = ""
     if customer_id:
         cp_scope = "AND :cid IN (a.customer_id, b.customer_id)"
         name_scope = "a.id = :cid AND "
         params["cid"] = customer_id
     stmt = _CANDIDATES.format(cp_scope=cp_scope, name_scope=name_scope)
-    return (await conn.execute(sa.text(stmt), params)).all()
+    rows = await conn.execute(sa.text(stmt), params)
+    return [Pair(r.x, r.y, r.x_older, r.reasons, r.details) for r in rows]

@@ -2,19 +2,20 @@
 
 Both work from the catalogue: every table with a `customer_id` column holds rows about a
 customer. Export includes all of them, so a table added later is exported without a
-change here. Erasure must decide per table what is personal, so it refuses to run when a
-table it has no rule for appears (a silent partial erasure would be worse).
+change here. What erasure does per table is domain/erasure.py's plan.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from servicekit.errors import FailedPrecondition
+from ..domain.erasure import Plan
 
 _CUSTOMER_TABLES = sa.text(
     """
@@ -26,25 +27,20 @@ _CUSTOMER_TABLES = sa.text(
     """
 )
 
-# What erasure does with each table holding a customer's rows.
-DELETE = ("contact_points", "consent_changes", "notes", "customer_computed_tags")
-BLANK = {"interactions": "preview = '', reference = '', external_id = NULL"}
-# Non-personal facts kept for accounting and the associate's book, under an id that no
-# longer identifies anyone once the profile is blank.
-KEEP = ("purchases", "purchase_lines", "purchase_returns", "return_lines", "customer_purchase_stats",
-        "customer_assignments", "erasures")  # fmt: skip
+# The personal columns of the tables whose rows erasure keeps blanked.
+_BLANKED = {"interactions": "preview = '', reference = '', external_id = NULL"}
 
 
 async def customer_tables(conn: AsyncConnection) -> list[str]:
     return [r[0] for r in await conn.execute(_CUSTOMER_TABLES)]
 
 
-async def export_rows(conn: AsyncConnection, customer_id: str) -> dict[str, list]:
+async def export_rows(conn: AsyncConnection, customer_id: str) -> dict[str, list[Any]]:
     """Every row held about the customer, per table (timestamps and amounts as text)."""
-    out: dict[str, list] = {}
+    out: dict[str, list[Any]] = {}
     for table in await customer_tables(conn):
         stmt = sa.text(
-            f'SELECT COALESCE(jsonb_agg(to_jsonb(t) - \'customer_id\'), \'[]\') FROM "{table}" t WHERE customer_id = :id'
+            f"SELECT COALESCE(jsonb_agg(to_jsonb(t) - 'customer_id'), '[]') FROM \"{table}\" t WHERE customer_id = :id"
         )
         rows = (await conn.execute(stmt, {"id": customer_id})).scalar_one()
         out[table] = json.loads(rows) if isinstance(rows, str) else rows
@@ -108,25 +104,18 @@ _PURGE_IDEMPOTENCY = sa.text(
 )
 
 
-async def erase(conn: AsyncConnection, customer_id: str, actor: str, reason: str) -> tuple[datetime, dict[str, int]]:
-    tables = await customer_tables(conn)
-    unknown = [t for t in tables if t not in DELETE and t not in BLANK and t not in KEEP]
-    if unknown:
-        raise FailedPrecondition(
-            f"erasure has no rule for table(s) {', '.join(unknown)}; refusing a partial erasure",
-            reason="ERASURE_RULE_MISSING",
-            metadata={"tables": ",".join(unknown)},
-        )
+async def erase(
+    conn: AsyncConnection, customer_id: str, plan: Plan, actor: str, reason: str
+) -> tuple[datetime, dict[str, int]]:
+    """Carry out an erasure plan; returns when the erasure is recorded and the rows touched per table."""
     counts: dict[str, int] = {}
     p = {"id": customer_id}
-    for table in DELETE:
-        if table in tables:
-            counts[table] = (await conn.execute(sa.text(f"DELETE FROM {table} WHERE customer_id = :id"), p)).rowcount
-    for table, assignments in BLANK.items():
-        if table in tables:
-            counts[table] = (
-                await conn.execute(sa.text(f"UPDATE {table} SET {assignments} WHERE customer_id = :id"), p)
-            ).rowcount
+    for table in plan.delete:
+        counts[table] = (await conn.execute(sa.text(f"DELETE FROM {table} WHERE customer_id = :id"), p)).rowcount
+    for table in plan.blank:
+        counts[table] = (
+            await conn.execute(sa.text(f"UPDATE {table} SET {_BLANKED[table]} WHERE customer_id = :id"), p)
+        ).rowcount
     await conn.execute(_BLANK_PROFILE, p)
     merged_away = [r[0] for r in await conn.execute(_MERGED_INTO, p)]
     ids = [customer_id, *merged_away]
@@ -151,8 +140,29 @@ LIMIT :limit
 """
 
 
-async def audit_page(conn: AsyncConnection, *, resource, actor, start, end, before, limit):
+@dataclass(frozen=True)
+class AuditRow:
+    id: int
+    occur_time: datetime
+    actor: str
+    role: str
+    action: str
+    resource: str
+    purpose: str
+    request_id: str
+
+
+async def audit_page(
+    conn: AsyncConnection,
+    *,
+    resource: str | None,
+    actor: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    before: list[Any] | None,
+    limit: int,
+) -> list[AuditRow]:
     before_time, before_id = before if before else (None, None)
     params = {"resource": resource, "actor": actor, "start": start, "end": end,
               "before_time": before_time, "before_id": before_id, "limit": limit}  # fmt: skip
-    return (await conn.execute(sa.text(_AUDIT_PAGE), params)).all()
+    return [AuditRow(**r._asdict()) for r in await conn.execute(sa.text(_AUDIT_PAGE), params)]

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.purchases import NewPurchase, NewReturn
+from ..domain.purchases import BoughtLine, NewPurchase, NewReturn
 
 _SELECT = """
 SELECT p.id, p.customer_id, p.channel, p.order_id, p.store, p.assisting_associate, p.currency,
@@ -53,11 +53,13 @@ class PurchaseRow:
     returned: str
     order_time: datetime
     create_time: datetime
-    lines: list
-    returns: list
+    # [line id, sku, product name, category, quantity, unit price (text), returned quantity]
+    lines: list[list[Any]]
+    # [return id, amount (text), return time, [[line id, quantity]]]
+    returns: list[list[Any]]
 
 
-def _row(r: Any) -> PurchaseRow:
+def _row(r: sa.Row[Any]) -> PurchaseRow:
     data = r._asdict()
     for key in ("lines", "returns"):
         if isinstance(data[key], str):
@@ -75,12 +77,20 @@ async def get(conn: AsyncConnection, purchase_id: str) -> PurchaseRow | None:
     return (await get_many(conn, [purchase_id])).get(purchase_id)
 
 
+async def get_existing(conn: AsyncConnection, purchase_id: str) -> PurchaseRow:
+    """A purchase this transaction knows exists (it holds its lock, or just wrote it)."""
+    row = await get(conn, purchase_id)
+    if row is None:
+        raise LookupError(f"purchase {purchase_id} is missing inside the transaction that holds it")
+    return row
+
+
 async def by_order(conn: AsyncConnection, channel: int, order_id: str) -> PurchaseRow | None:
     row = (await conn.execute(_BY_ORDER, {"channel": channel, "order_id": order_id})).first()
     return _row(row) if row else None
 
 
-async def page(conn: AsyncConnection, customer_id: str, before: list | None, limit: int) -> list[PurchaseRow]:
+async def page(conn: AsyncConnection, customer_id: str, before: list[Any] | None, limit: int) -> list[PurchaseRow]:
     before_time, before_id = before if before else (None, None)
     params = {"cid": customer_id, "before_time": before_time, "before_id": before_id, "limit": limit}
     return [_row(r) for r in (await conn.execute(_PAGE, params)).all()]
@@ -113,9 +123,15 @@ async def insert(conn: AsyncConnection, purchase_id: str, customer_id: str, new:
         await conn.execute(
             _INSERT,
             {
-                "id": purchase_id, "cid": customer_id, "channel": new.channel, "order_id": new.order_id,
-                "store": new.store, "associate": new.assisting_associate, "currency": new.currency,
-                "gross": new.total, "order_time": new.order_time,
+                "id": purchase_id,
+                "cid": customer_id,
+                "channel": new.channel,
+                "order_id": new.order_id,
+                "store": new.store,
+                "associate": new.assisting_associate,
+                "currency": new.currency,
+                "gross": new.total,
+                "order_time": new.order_time,
             },
         )
     ).first()
@@ -124,7 +140,8 @@ async def insert(conn: AsyncConnection, purchase_id: str, customer_id: str, new:
     await conn.execute(
         _INSERT_LINES,
         {
-            "pid": purchase_id, "cid": customer_id,
+            "pid": purchase_id,
+            "cid": customer_id,
             "line_ids": [line.line_id for line in new.lines],
             "positions": list(range(len(new.lines))),
             "skus": [line.sku for line in new.lines],
@@ -148,8 +165,7 @@ class LockedPurchase:
     customer_id: str
     currency: str
     order_time: datetime
-    # line id → (category, quantity, returned quantity, unit price)
-    lines: dict[str, tuple[str, int, int, Decimal]]
+    lines: dict[str, BoughtLine]
 
 
 async def lock(conn: AsyncConnection, purchase_id: str) -> LockedPurchase | None:
@@ -159,7 +175,7 @@ async def lock(conn: AsyncConnection, purchase_id: str) -> LockedPurchase | None
     if head is None:
         return None
     lines = {
-        r.line_id: (r.category, r.quantity, r.returned_quantity, Decimal(r.unit_price))
+        r.line_id: BoughtLine(r.category, r.quantity, r.returned_quantity, Decimal(r.unit_price))
         for r in await conn.execute(_LINES_OF, {"id": purchase_id})
     }
     return LockedPurchase(head.customer_id, head.currency, head.order_time, lines)

@@ -10,21 +10,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain import computed_tags
+from ..domain import computed_tags, consent
 from ..domain.segments import SegmentFilter
-from .customers import _SELECT_FULL, CustomerRow, _row
+from .customers import SELECT_FULL, CustomerRow, row_of
 
 _LAST = "(SELECT max(s.last_purchase_time) FROM customer_purchase_stats s WHERE s.customer_id = c.id)"
 _FIRST = "(SELECT min(s.first_purchase_time) FROM customer_purchase_stats s WHERE s.customer_id = c.id)"
 
 
-def where(flt: SegmentFilter, rules: computed_tags.TagRules) -> tuple[str, dict]:
+def where(flt: SegmentFilter, rules: computed_tags.TagRules) -> tuple[str, dict[str, Any]]:
     clauses: list[str] = []
-    params: dict = {}
+    params: dict[str, Any] = {}
     stored = [t for t in flt.tags if t not in (computed_tags.LAPSED, computed_tags.NEW_CLIENT)]
     if stored:
         clauses.append(
@@ -61,11 +62,14 @@ def where(flt: SegmentFilter, rules: computed_tags.TagRules) -> tuple[str, dict]
         )
         params["birthdays"] = list(flt.birthdays)
     if flt.consent is not None:
+        # domain/consent.py: her latest answer for the channel × purpose, and what no answer means.
         clauses.append(
             "COALESCE((SELECT k.granted FROM consent_changes k WHERE k.customer_id = c.id"
-            " AND k.channel = :consent_channel AND k.purpose = :consent_purpose ORDER BY k.id DESC LIMIT 1), false)"
+            " AND k.channel = :consent_channel AND k.purpose = :consent_purpose ORDER BY k.id DESC LIMIT 1),"
+            " :consent_unanswered)"
         )
-        params["consent_channel"], params["consent_purpose"] = flt.consent
+        params["consent_channel"], params["consent_purpose"] = flt.consent.channel, flt.consent.purpose
+        params["consent_unanswered"] = consent.GRANTED_WHEN_UNANSWERED
     if flt.last_purchase_after is not None:
         clauses.append(f"{_LAST} >= CAST(:lp_after AS timestamptz)")
         params["lp_after"] = flt.last_purchase_after.isoformat() + "+00:00"
@@ -89,7 +93,7 @@ async def stream(
     """Chunks of matching customers ordered by id, fetched `chunk` rows at a time from a
     server-side cursor."""
     clause, params = where(flt, rules)
-    stmt = sa.text(_SELECT_FULL + clause + " ORDER BY c.id")
+    stmt = sa.text(SELECT_FULL + clause + " ORDER BY c.id")
     result = await conn.stream(stmt.execution_options(yield_per=chunk), params)
     async for partition in result.partitions(chunk):
-        yield [_row(r) for r in partition]
+        yield [row_of(r) for r in partition]

@@ -1,23 +1,26 @@
 """Per-customer purchase figures (per currency) and stored computed tags, updated in the
-transaction of each purchase and return."""
+transaction of each purchase and return, and added up when a merge moves a customer's
+figures to another."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.computed_tags import CurrencyStats, Tag, TagRules, stored_tags
+from ..domain.computed_tags import CurrencyStats, Tag
 
-# category_spend merges key by key: the new amounts are added to the stored ones.
-_APPLY = sa.text(
-    """
-    INSERT INTO customer_purchase_stats AS s
-        (customer_id, currency, lifetime_value, order_count, first_purchase_time, last_purchase_time, category_spend)
-    VALUES (:cid, :currency, :amount, :orders, :time, :time, CAST(:spend AS jsonb))
+_COLUMNS = (
+    "(customer_id, currency, lifetime_value, order_count, first_purchase_time, last_purchase_time, category_spend)"
+)
+# Figures added to a customer's: amounts and counts add up, the first and last purchase
+# widen, category_spend merges key by key. The one definition of adding figures, for a
+# purchase or a return (`apply`) and for a merge (`absorb`).
+_ADD = """
     ON CONFLICT (customer_id, currency) DO UPDATE SET
         lifetime_value = s.lifetime_value + excluded.lifetime_value,
         order_count = s.order_count + excluded.order_count,
@@ -29,22 +32,46 @@ _APPLY = sa.text(
                   FROM (SELECT * FROM jsonb_each_text(s.category_spend)
                         UNION ALL SELECT * FROM jsonb_each_text(excluded.category_spend)) e
                   GROUP BY key) m)
-    """
+"""
+_APPLY = sa.text(
+    f"INSERT INTO customer_purchase_stats AS s {_COLUMNS}"
+    " VALUES (:cid, :currency, :amount, :orders, :time, :time, CAST(:spend AS jsonb))" + _ADD
 )
+_ABSORB = sa.text(
+    f"INSERT INTO customer_purchase_stats AS s {_COLUMNS}"
+    " SELECT :s, currency, lifetime_value, order_count, first_purchase_time, last_purchase_time, category_spend"
+    " FROM customer_purchase_stats WHERE customer_id = :d" + _ADD
+)
+_DROP_OF = sa.text("DELETE FROM customer_purchase_stats WHERE customer_id = :d")
 
 
 async def apply(
-    conn: AsyncConnection, customer_id: str, currency: str, amount: Decimal, orders: int,
-    time: datetime, spend: dict[str, Decimal],
+    conn: AsyncConnection,
+    customer_id: str,
+    currency: str,
+    amount: Decimal,
+    orders: int,
+    time: datetime,
+    spend: dict[str, Decimal],
 ) -> None:
     """Add a purchase (orders=1, positive amounts) or a return (orders=0, negative)."""
     await conn.execute(
         _APPLY,
         {
-            "cid": customer_id, "currency": currency, "amount": amount, "orders": orders, "time": time,
+            "cid": customer_id,
+            "currency": currency,
+            "amount": amount,
+            "orders": orders,
+            "time": time,
             "spend": json.dumps({k: str(v) for k, v in spend.items()}),
         },
     )
+
+
+async def absorb(conn: AsyncConnection, survivor: str, duplicate: str) -> None:
+    """Add the duplicate's figures to the survivor's and drop them from the duplicate."""
+    await conn.execute(_ABSORB, {"s": survivor, "d": duplicate})
+    await conn.execute(_DROP_OF, {"d": duplicate})
 
 
 # Amounts leave the database as text: json numbers would become floats.
@@ -64,23 +91,25 @@ COALESCE((SELECT json_agg(json_build_array(t.tag, t.reason, t.since) ORDER BY t.
 _OF = sa.text(f"SELECT {STATS_JSON} AS stats FROM (SELECT CAST(:cid AS text) AS id) c")
 
 
-def parse(items: list | str) -> list[CurrencyStats]:
-    if isinstance(items, str):
-        items = json.loads(items)
+def parse(items: list[Any] | str) -> list[CurrencyStats]:
+    """Figures as STATS_JSON renders them."""
+    rows: list[Any] = json.loads(items) if isinstance(items, str) else items
     return [
         CurrencyStats(
-            currency=currency.strip(), lifetime_value=Decimal(ltv), order_count=orders,
-            first_purchase=_time(first), last_purchase=_time(last),
+            currency=currency.strip(),
+            lifetime_value=Decimal(ltv),
+            order_count=orders,
+            first_purchase=None if first is None else parse_time(first),
+            last_purchase=None if last is None else parse_time(last),
             category_spend={k: Decimal(v) for k, v in spend.items()},
         )
-        for currency, ltv, orders, first, last, spend in items
+        for currency, ltv, orders, first, last, spend in rows
     ]
 
 
-def _time(value) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(value)
+def parse_time(value: datetime | str) -> datetime:
+    """A time as json_agg renders it (ISO text), or as the driver returns it."""
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
 
 
 async def of(conn: AsyncConnection, customer_id: str) -> list[CurrencyStats]:
@@ -130,8 +159,3 @@ async def rebuild(conn: AsyncConnection, customer_id: str) -> None:
     customers wholesale, such as a merge or its undoing."""
     await conn.execute(_DROP_STATS, {"cid": customer_id})
     await conn.execute(_REBUILD, {"cid": customer_id})
-
-
-async def retag(conn: AsyncConnection, customer_id: str, rules: TagRules) -> None:
-    """Re-evaluate and store the fact-based computed tags from the current figures."""
-    await replace_tags(conn, customer_id, stored_tags(await of(conn, customer_id), rules))

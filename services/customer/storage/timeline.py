@@ -1,5 +1,6 @@
 """The merged timeline: interactions, purchases, notes and consent changes of one
-customer in one keyset-paged stream, newest first.
+customer in one keyset-paged stream, newest first (the entries themselves are read by
+interactions, purchases, notes and consents.get_many).
 
 Each entry is keyed by (time, kind, id); consent change ids are zero-padded so that their
 text order is their numeric order. Every branch applies the page position itself, so
@@ -9,25 +10,31 @@ each uses its own (customer, time, id) index.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-INTERACTION, PURCHASE, NOTE, CONSENT_CHANGE = 1, 2, 3, 4
+from ..domain.timeline import EntryKind
 
 _BRANCHES = {
-    INTERACTION: ("interactions", "occur_time", "id", True),
-    PURCHASE: ("purchases", "order_time", "id", False),
-    NOTE: ("notes", "create_time", "id", False),
-    CONSENT_CHANGE: ("consent_changes", "change_time", "lpad(id::text, 20, '0')", False),
+    EntryKind.INTERACTION: ("interactions", "occur_time", "id", True),
+    EntryKind.PURCHASE: ("purchases", "order_time", "id", False),
+    EntryKind.NOTE: ("notes", "create_time", "id", False),
+    EntryKind.CONSENT_CHANGE: ("consent_changes", "change_time", "lpad(id::text, 20, '0')", False),
 }
 
 
 async def page(
-    conn: AsyncConnection, customer_id: str, kinds: set[int], interaction_kinds: list[int],
-    before: list | None, limit: int,
+    conn: AsyncConnection,
+    customer_id: str,
+    kinds: set[int],
+    interaction_kinds: list[int],
+    before: list[Any] | None,
+    limit: int,
 ) -> list[tuple[datetime, int, str]]:
-    params: dict = {"cid": customer_id, "limit": limit, "ikinds": interaction_kinds}
+    """(time, entry kind, key) of the page's entries, newest first."""
+    params: dict[str, Any] = {"cid": customer_id, "limit": limit, "ikinds": interaction_kinds}
     if before is not None:
         params["bt"], params["bk"], params["bid"] = before
     branches = []
@@ -38,9 +45,9 @@ async def page(
         if filtered and interaction_kinds:
             where.append("kind = ANY(CAST(:ikinds AS smallint[]))")
         if before is not None:
-            where.append(f"({time_col}, {kind}, {id_expr}) < (CAST(:bt AS timestamptz), :bk, :bid)")
+            where.append(f"({time_col}, {int(kind)}, {id_expr}) < (CAST(:bt AS timestamptz), :bk, :bid)")
         branches.append(
-            f"(SELECT {time_col} AS at, {kind} AS k, {id_expr} AS key FROM {table} "
+            f"(SELECT {time_col} AS at, {int(kind)} AS k, {id_expr} AS key FROM {table} "
             f"WHERE {' AND '.join(where)} ORDER BY {time_col} DESC, {id_expr} DESC LIMIT :limit)"
         )
     if not branches:
@@ -50,21 +57,3 @@ async def page(
         "ORDER BY at DESC, k DESC, key DESC LIMIT :limit"
     )
     return [(r.at, r.k, r.key) for r in (await conn.execute(stmt, params)).all()]
-
-
-_NOTES = sa.text("SELECT id, text, author, create_time FROM notes WHERE id = ANY(:ids)")
-_CONSENTS = sa.text(
-    "SELECT id, channel, purpose, granted, source, actor, change_time FROM consent_changes WHERE id = ANY(:ids)"
-)
-
-
-async def notes(conn: AsyncConnection, ids: list[str]) -> dict:
-    if not ids:
-        return {}
-    return {r.id: r for r in (await conn.execute(_NOTES, {"ids": ids})).all()}
-
-
-async def consent_changes(conn: AsyncConnection, ids: list[int]) -> dict:
-    if not ids:
-        return {}
-    return {r.id: r for r in (await conn.execute(_CONSENTS, {"ids": ids})).all()}

@@ -3,6 +3,7 @@
 Revision ID: 0001
 Revises:
 """
+
 from alembic import op
 
 from servicekit import idempotency, outbox
@@ -84,6 +85,4 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute(outbox.DROP_DDL)
-    op.execute(
-        "DROP TABLE idempotency_keys, notes, consent_changes, contact_points, customers"
-    )
+    op.execute("DROP TABLE idempotency_keys, notes, consent_changes, contact_points, customers")

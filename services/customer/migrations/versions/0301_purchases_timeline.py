@@ -6,6 +6,7 @@ Every table carries `customer_id`, so moving a customer's rows (merge) or removi
 Revision ID: 0301
 Revises: 0001
 """
+
 from alembic import op
 
 revision = "0301"

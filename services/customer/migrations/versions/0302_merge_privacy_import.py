@@ -3,6 +3,7 @@
 Revision ID: 0302
 Revises: 0001
 """
+
 from alembic import op
 
 from servicekit import audit

@@ -5,6 +5,7 @@ merge point of the 0301 / 0302 / 0401 heads.
 Revision ID: 0303
 Revises: 0301, 0302, 0401
 """
+
 from alembic import op
 
 revision = "0303"

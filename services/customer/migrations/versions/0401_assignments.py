@@ -4,6 +4,7 @@
 Revision ID: 0401
 Revises: 0001
 """
+
 from alembic import op
 
 revision = "0401"

@@ -1,0 +1,49 @@
+"""Consent answers: recording one (GrantConsent, WithdrawConsent) and her history."""
+
+from __future__ import annotations
+
+from atelier.customer.v1 import customer_pb2
+from atelier.customer.v1 import customer_service_pb2 as api
+from servicekit.auth import Principal
+from servicekit.uow import Transactions
+
+from ..domain import access, consent
+from ..domain.computed_tags import TagRules
+from ..messages import customers as messages
+from ..messages import events
+from ..storage import consents, customers
+from .pages import Page
+from .reach import reached
+
+
+async def record_answer(
+    tx: Transactions, rules: TagRules, caller: Principal, customer_id: str, resource: str, choice: consent.Choice
+) -> customer_pb2.Customer:
+    """Every answer joins her history (evidence); consent_changed only when it changed her consent."""
+    async with tx.begin(caller) as uow:
+        await reached(uow.conn, caller, customer_id, resource, access.check_write, lock=True)
+        before = await customers.get_existing(uow.conn, customer_id)
+        was = consent.answer_for(before.consents, choice.channel, choice.purpose)
+        changed_at = await consents.record(uow.conn, customer_id, choice, caller.subject)
+        await customers.update(uow.conn, customer_id, {})
+        after = await customers.get_existing(uow.conn, customer_id)
+        if consent.changes(was, choice.granted):
+            answer = consent.Answer(
+                choice.channel, choice.purpose, choice.granted, choice.source, caller.subject, changed_at
+            )
+            uow.emit(events.consent_changed(resource, messages.consent(answer), caller.subject))
+        return messages.customer(after, rules)
+
+
+async def list_answers(
+    tx: Transactions, caller: Principal, customer_id: str, resource: str, page: Page
+) -> api.ListConsentChangesResponse:
+    before = page.position[0] if page.position else None
+    async with tx.snapshot() as conn:
+        await reached(conn, caller, customer_id, resource, access.check_read)
+        rows = await consents.page(conn, customer_id, before, page.limit)
+    response = api.ListConsentChangesResponse(
+        consent_changes=[messages.consent_change(answer) for _, answer in rows[: page.size]]
+    )
+    response.next_page_token = page.next_token(rows, lambda last: [last[0]])
+    return response

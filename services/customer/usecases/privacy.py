@@ -1,0 +1,70 @@
+"""A person's data as a whole: her export (GDPR art. 15/20), her erasure, and the audit
+trail of reads of personal data."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from atelier.customer.v1 import privacy_service_pb2 as api
+from servicekit import audit
+from servicekit.auth import Principal
+from servicekit.uow import Transactions
+
+from ..domain import access, erasure, stewardship
+from ..domain.computed_tags import TagRules
+from ..messages import customers as customer_messages
+from ..messages import events
+from ..messages import privacy as messages
+from ..storage import merges, privacy
+from .audit_trail import ReadAudit
+from .pages import Page
+
+
+async def export_customer(
+    tx: Transactions, rules: TagRules, caller: Principal, customer_id: str, name: str, read: ReadAudit
+) -> api.ExportCustomerResponse:
+    """An export is a bulk disclosure: its audit record commits with it, not later."""
+    async with tx.begin(caller) as uow:
+        row = await merges.get_current(uow.conn, customer_id)
+        if row is None:
+            raise access.missing(caller, name)
+        stewardship.check_export(caller, row.reach, name)
+        held = await privacy.export_rows(uow.conn, row.id)
+        await audit.write_now(uow.conn, read.record(caller, f"customers/{row.id}"))
+    return messages.export(customer_messages.customer(row, rules), held, datetime.now(UTC))
+
+
+async def erase_customer(
+    tx: Transactions, caller: Principal, customer_id: str, name: str, reason: str
+) -> api.EraseCustomerResponse:
+    """Erase her (or the survivor her merged-away id now resolves to)."""
+    stewardship.check_erase(caller)
+    async with tx.begin(caller) as uow:
+        target = customer_id
+        if not await merges.lock(uow.conn, [customer_id]):
+            resolved = await merges.resolve(uow.conn, customer_id)
+            if not resolved or not await merges.lock(uow.conn, [resolved]):
+                raise access.missing(caller, name)
+            target = resolved
+        plan = erasure.plan(await privacy.customer_tables(uow.conn))
+        erase_time, counts = await privacy.erase(uow.conn, target, plan, caller.subject, reason)
+        erased = f"customers/{target}"
+        uow.emit(events.erased(erased, caller.subject))
+    return messages.erasure(erased, erase_time, counts)
+
+
+async def list_audit_records(
+    tx: Transactions,
+    resource: str | None,
+    actor: str | None,
+    start: datetime | None,
+    end: datetime | None,
+    page: Page,
+) -> api.ListAuditRecordsResponse:
+    async with tx.snapshot() as conn:
+        rows = await privacy.audit_page(
+            conn, resource=resource, actor=actor, start=start, end=end, before=page.position, limit=page.limit
+        )
+    response = api.ListAuditRecordsResponse(audit_records=[messages.audit_record(r) for r in rows[: page.size]])
+    response.next_page_token = page.next_token(rows, lambda last: [last.occur_time.isoformat(), last.id])
+    return response

@@ -1,0 +1,174 @@
+"""Orders and returns from POS and e-commerce. One unit of work each: the purchase (or
+return), the customer's figures and computed tags, a customer created at the till, and
+their events commit together."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from atelier.customer.v1 import purchase_pb2
+from atelier.customer.v1 import purchase_service_pb2 as api
+from servicekit import names
+from servicekit.auth import Principal
+from servicekit.errors import AlreadyExists, NotFound, Violations
+from servicekit.uow import Transactions, UnitOfWork
+
+from ..domain import access, computed_tags, profile
+from ..domain.purchases import NewPurchase, NewReturn, check_returnable, refund_spend
+from ..messages import customers as customer_messages
+from ..messages import events
+from ..messages import purchases as messages
+from ..storage import customers, matching, purchases, stats
+from .assignments import hold_if_associate
+from .pages import Page
+from .reach import reached
+
+# A concurrent first purchase of the same unknown client, or of the same order, makes one
+# transaction lose on a unique constraint; replaying it once then matches what won.
+_ATTEMPTS = 2
+
+
+class _Retry(Exception):
+    """The unit of work lost a race on a unique constraint: run it again."""
+
+
+async def get_purchase(
+    tx: Transactions, caller: Principal, customer_id: str, purchase_id: str, name: str
+) -> purchase_pb2.Purchase:
+    async with tx.snapshot() as conn:
+        await reached(conn, caller, customer_id, name, access.check_read)
+        row = await purchases.get(conn, purchase_id)
+    if row is None or row.customer_id != customer_id:
+        raise NotFound(name)
+    return messages.purchase(row)
+
+
+async def list_purchases(
+    tx: Transactions, caller: Principal, customer_id: str, parent: str, page: Page
+) -> api.ListPurchasesResponse:
+    async with tx.snapshot() as conn:
+        await reached(conn, caller, customer_id, parent, access.check_read)
+        rows = await purchases.page(conn, customer_id, page.position, page.limit)
+    response = api.ListPurchasesResponse(purchases=[messages.purchase(r) for r in rows[: page.size]])
+    response.next_page_token = page.next_token(rows, lambda last: [last.order_time.isoformat(), last.id])
+    return response
+
+
+async def record_purchase(
+    tx: Transactions,
+    rules: computed_tags.TagRules,
+    caller: Principal,
+    customer_id: str | None,
+    unknown: dict[str, Any] | None,
+    new: NewPurchase,
+) -> purchase_pb2.Purchase:
+    """A purchase of the customer `customer_id`, or of the client the contact points of
+    `unknown` (validated profile values) find, created in the purchase's store when none
+    does. A replayed order answers the first recording, whoever the replay names."""
+    for attempt in range(_ATTEMPTS):
+        try:
+            async with tx.begin(caller) as uow:
+                return await _record(uow, rules, customer_id, unknown, new)
+        except _Retry:
+            if attempt == _ATTEMPTS - 1:
+                raise AlreadyExists(
+                    "the order was recorded concurrently; retry", reason="CONCURRENT_PURCHASE"
+                ) from None
+    raise AssertionError("unreachable")
+
+
+async def _record(
+    uow: UnitOfWork,
+    rules: computed_tags.TagRules,
+    customer_id: str | None,
+    unknown: dict[str, Any] | None,
+    new: NewPurchase,
+) -> purchase_pb2.Purchase:
+    conn, caller = uow.conn, uow.caller
+    existing = await purchases.by_order(conn, new.channel, new.order_id)
+    if existing is not None:
+        await reached(conn, caller, existing.customer_id, f"customers/{existing.customer_id}", access.check_read)
+        return messages.purchase(existing)
+
+    created = False
+    if customer_id is None:
+        customer_id, created = await _match_or_create(uow, unknown or {}, new)
+    name = f"customers/{customer_id}"
+    reach, _ = await reached(conn, caller, customer_id, name, _no_check if created else access.check_write, lock=True)
+
+    purchase_id = names.new_id()
+    if not await purchases.insert(conn, purchase_id, customer_id, new):
+        raise _Retry()  # the same order committed meanwhile: the next attempt returns it
+    await stats.apply(conn, customer_id, new.currency, new.total, 1, new.order_time, new.category_spend())
+    await _retag(uow, rules, customer_id)
+
+    recorded = messages.purchase(await purchases.get_existing(conn, purchase_id))
+    if created:
+        customer = customer_messages.customer(await customers.get_existing(conn, customer_id), rules)
+        uow.emit(events.created(customer, caller.subject))
+    uow.emit(events.purchase_recorded(name, recorded, reach.home_store, created, caller.subject))
+    return recorded
+
+
+def _no_check(caller: Principal, reach: access.Reach, resource: str) -> None:
+    """A customer created in this unit of work is the caller's to buy for."""
+
+
+async def _match_or_create(uow: UnitOfWork, unknown: dict[str, Any], new: NewPurchase) -> tuple[str, bool]:
+    """The customer owning one of the contact points (in the order given), or a new one in
+    the purchase's store. Returns (customer id, whether she was created)."""
+    owners = await matching.owners_of(uow.conn, unknown["contact_points"])
+    if owners:
+        return owners[0], False
+    violations = Violations()
+    profile.check_new(unknown, "", "", violations)
+    violations.raise_if_any()
+    home_store = access.home_store_of_new(uow.caller, new.store)
+    access.check_create(uow.caller, home_store)
+    customer_id = names.new_id()
+    values = {**unknown, "home_store": home_store}
+    try:
+        await customers.insert(uow.conn, customer_id, values, "", profile.search_text(values))
+    except AlreadyExists:
+        raise _Retry() from None  # her contact point was taken meanwhile: match it next time
+    # As for CreateCustomer: the associate at the till holds her new client at once.
+    await hold_if_associate(uow, customer_id)
+    return customer_id, True
+
+
+async def record_return(
+    tx: Transactions,
+    rules: computed_tags.TagRules,
+    caller: Principal,
+    customer_id: str,
+    purchase_id: str,
+    name: str,
+    new: NewReturn,
+) -> purchase_pb2.Purchase:
+    """A replayed return (same return id) changes nothing and answers the purchase."""
+    async with tx.begin(caller) as uow:
+        conn = uow.conn
+        await reached(conn, caller, customer_id, name, access.check_write, lock=True)
+        locked = await purchases.lock(conn, purchase_id)
+        if locked is None or locked.customer_id != customer_id:
+            raise NotFound(name)
+        stored = await purchases.get_existing(conn, purchase_id)
+        if any(r[0] == new.return_id for r in stored.returns):
+            return messages.purchase(stored)
+        check_returnable(new, locked.lines, locked.order_time)
+        spend = refund_spend(new, locked.lines)
+        amount = -sum(spend.values(), Decimal(0))
+        if not await purchases.insert_return(conn, purchase_id, customer_id, new, amount):
+            return messages.purchase(await purchases.get_existing(conn, purchase_id))
+        await stats.apply(conn, customer_id, locked.currency, -amount, 0, locked.order_time, spend)
+        await _retag(uow, rules, customer_id)
+        result = messages.purchase(await purchases.get_existing(conn, purchase_id))
+        uow.emit(events.purchase_returned(f"customers/{customer_id}", result, new.return_id, caller.subject))
+    return result
+
+
+async def _retag(uow: UnitOfWork, rules: computed_tags.TagRules, customer_id: str) -> None:
+    """Re-evaluate and store the fact-based computed tags from her current figures."""
+    figures = await stats.of(uow.conn, customer_id)
+    await stats.replace_tags(uow.conn, customer_id, computed_tags.stored_tags(figures, rules))
