@@ -116,8 +116,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         self, request: api.ListConsentChangesRequest, context: Context
     ) -> api.ListConsentChangesResponse:
         caller = principal()
-        cid = names.parse(request.parent, "customers", "parent")
-        page = requests.page(paging.page_size(request.page_size), request.page_token, request.parent, (int,))
+        cid, page = requests.child_page(request.parent, request.page_size, request.page_token, (int,))
         return await consent_cases.list_answers(self._tx, caller, cid, request.parent, page)
 
     # -- notes -------------------------------------------------------------------
@@ -133,9 +132,7 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
 
     async def ListNotes(self, request: api.ListNotesRequest, context: Context) -> api.ListNotesResponse:
         caller = principal()
-        cid = names.parse(request.parent, "customers", "parent")
-        size = paging.page_size(request.page_size)
-        page = requests.page(size, request.page_token, request.parent, (datetime, str))
+        cid, page = requests.child_page(request.parent, request.page_size, request.page_token, (datetime, str))
         return await note_cases.list_notes(self._tx, caller, cid, request.parent, page)
 
     # -- bulk --------------------------------------------------------------------

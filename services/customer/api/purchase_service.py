@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 from atelier.customer.v1 import purchase_pb2, purchase_service_pb2_grpc
 from atelier.customer.v1 import purchase_service_pb2 as api
-from servicekit import names, paging
 from servicekit.context import principal
 from servicekit.errors import Violations
 from servicekit.uow import Transactions
@@ -34,9 +33,7 @@ class PurchaseServicer(purchase_service_pb2_grpc.PurchaseServiceServicer):
 
     async def ListPurchases(self, request: api.ListPurchasesRequest, context: Context) -> api.ListPurchasesResponse:
         caller = principal()
-        cid = names.parse(request.parent, "customers", "parent")
-        size = paging.page_size(request.page_size)
-        page = requests.page(size, request.page_token, request.parent, (datetime, str))
+        cid, page = requests.child_page(request.parent, request.page_size, request.page_token, (datetime, str))
         return await purchase_cases.list_purchases(self._tx, caller, cid, request.parent, page)
 
     async def RecordPurchase(self, request: api.RecordPurchaseRequest, context: Context) -> purchase_pb2.Purchase:

@@ -63,6 +63,12 @@ def page(size: int, token: str, query: str, shape: tuple[type, ...]) -> Page:
     return Page(size, paging.decode(token, query, shape=shape), query)
 
 
+def child_page(parent: str, page_size: int, page_token: str, shape: tuple[type, ...]) -> tuple[str, Page]:
+    """The customer (`parent`) whose items a list pages through, and the page it asks for."""
+    customer = names.parse(parent, "customers", "parent")
+    return customer, page(paging.page_size(page_size), page_token, parent, shape)
+
+
 def time_of(message: Message, field: str) -> datetime | None:
     """A Timestamp field as a UTC datetime; None when the message does not set it."""
     if not message.HasField(field):

@@ -74,25 +74,25 @@ def _purchase_figures(
 
 
 def consent(answer: Answer) -> customer_pb2.Consent:
-    return customer_pb2.Consent(
-        channel=common_pb2.Channel.ValueType(answer.channel),
-        purpose=common_pb2.Purpose.ValueType(answer.purpose),
-        granted=answer.granted,
-        source=answer.source,
-        actor=answer.actor,
-        update_time=wire.timestamp(answer.change_time),
-    )
+    """Her current answer for a channel × purpose."""
+    msg = customer_pb2.Consent(update_time=wire.timestamp(answer.change_time))
+    _answer(msg, answer)
+    return msg
 
 
 def consent_change(answer: Answer) -> customer_pb2.ConsentChange:
-    return customer_pb2.ConsentChange(
-        channel=common_pb2.Channel.ValueType(answer.channel),
-        purpose=common_pb2.Purpose.ValueType(answer.purpose),
-        granted=answer.granted,
-        source=answer.source,
-        actor=answer.actor,
-        change_time=wire.timestamp(answer.change_time),
-    )
+    """One answer of her consent history."""
+    msg = customer_pb2.ConsentChange(change_time=wire.timestamp(answer.change_time))
+    _answer(msg, answer)
+    return msg
+
+
+def _answer(msg: customer_pb2.Consent | customer_pb2.ConsentChange, answer: Answer) -> None:
+    msg.channel = common_pb2.Channel.ValueType(answer.channel)
+    msg.purpose = common_pb2.Purpose.ValueType(answer.purpose)
+    msg.granted = answer.granted
+    msg.source = answer.source
+    msg.actor = answer.actor
 
 
 def note(parent: str, row: NoteRow) -> customer_pb2.Note:

@@ -124,14 +124,6 @@ async def get(conn: AsyncConnection, customer_id: str) -> CustomerRow | None:
     return (await get_many(conn, [customer_id])).get(customer_id)
 
 
-async def get_existing(conn: AsyncConnection, customer_id: str) -> CustomerRow:
-    """A customer this transaction knows exists (it holds her row lock, or just wrote her)."""
-    row = await get(conn, customer_id)
-    if row is None:
-        raise LookupError(f"customers/{customer_id} is missing inside the transaction that holds her")
-    return row
-
-
 _REACH = (
     "SELECT c.home_store, c.version, "
     "ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates "

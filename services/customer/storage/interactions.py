@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,19 +32,11 @@ _GET_MANY = sa.text(f"SELECT {_COLUMNS} FROM interactions WHERE id = ANY(:ids)")
 
 
 @dataclass(frozen=True)
-class InteractionRow:
+class InteractionRow(NewInteraction):
+    """An interaction as recorded: with its id, her id and when it was recorded."""
+
     id: str
     customer_id: str
-    kind: int
-    channel: int
-    direction: int
-    preview: str
-    store: str
-    associate: str
-    referral_code: str
-    reference: str
-    external_id: str | None
-    occur_time: datetime
     create_time: datetime
 
 
@@ -57,20 +49,7 @@ async def insert(
 ) -> tuple[InteractionRow, bool]:
     """The stored row, and whether it is new: a replayed external id returns the row
     recorded the first time (the unique constraint decides)."""
-    params = {
-        "id": interaction_id,
-        "cid": customer_id,
-        "kind": new.kind,
-        "channel": new.channel,
-        "direction": new.direction,
-        "preview": new.preview,
-        "store": new.store,
-        "associate": new.associate,
-        "referral_code": new.referral_code,
-        "reference": new.reference,
-        "external_id": new.external_id,
-        "occur_time": new.occur_time,
-    }
+    params = {**asdict(new), "id": interaction_id, "cid": customer_id}
     row = (await conn.execute(_INSERT, params)).first()
     if row is not None:
         return _row(row), True

@@ -77,14 +77,6 @@ async def get(conn: AsyncConnection, purchase_id: str) -> PurchaseRow | None:
     return (await get_many(conn, [purchase_id])).get(purchase_id)
 
 
-async def get_existing(conn: AsyncConnection, purchase_id: str) -> PurchaseRow:
-    """A purchase this transaction knows exists (it holds its lock, or just wrote it)."""
-    row = await get(conn, purchase_id)
-    if row is None:
-        raise LookupError(f"purchase {purchase_id} is missing inside the transaction that holds it")
-    return row
-
-
 async def by_order(conn: AsyncConnection, channel: int, order_id: str) -> PurchaseRow | None:
     row = (await conn.execute(_BY_ORDER, {"channel": channel, "order_id": order_id})).first()
     return _row(row) if row else None

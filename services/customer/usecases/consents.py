@@ -13,7 +13,7 @@ from ..messages import customers as messages
 from ..messages import events
 from ..storage import consents, customers
 from .pages import Page
-from .reach import reached
+from .reach import reached, read_of, required
 
 
 async def record_answer(
@@ -22,11 +22,11 @@ async def record_answer(
     """Every answer joins her history (evidence); consent_changed only when it changed her consent."""
     async with tx.begin(caller) as uow:
         await reached(uow.conn, caller, customer_id, resource, access.check_write, lock=True)
-        before = await customers.get_existing(uow.conn, customer_id)
+        before = required(await customers.get(uow.conn, customer_id), resource)
         was = consent.answer_for(before.consents, choice.channel, choice.purpose)
         changed_at = await consents.record(uow.conn, customer_id, choice, caller.subject)
         await customers.update(uow.conn, customer_id, {})
-        after = await customers.get_existing(uow.conn, customer_id)
+        after = required(await customers.get(uow.conn, customer_id), resource)
         if consent.changes(was, choice.granted):
             answer = consent.Answer(
                 choice.channel, choice.purpose, choice.granted, choice.source, caller.subject, changed_at
@@ -39,9 +39,9 @@ async def list_answers(
     tx: Transactions, caller: Principal, customer_id: str, resource: str, page: Page
 ) -> api.ListConsentChangesResponse:
     before = page.position[0] if page.position else None
-    async with tx.snapshot() as conn:
-        await reached(conn, caller, customer_id, resource, access.check_read)
-        rows = await consents.page(conn, customer_id, before, page.limit)
+    rows = await read_of(
+        tx, caller, customer_id, resource, lambda conn: consents.page(conn, customer_id, before, page.limit)
+    )
     response = api.ListConsentChangesResponse(
         consent_changes=[messages.consent_change(answer) for _, answer in rows[: page.size]]
     )

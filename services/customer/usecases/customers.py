@@ -24,7 +24,7 @@ from ..storage import customers, merges
 from .assignments import hold_if_associate
 from .audit_trail import ReadAudit
 from .pages import Page
-from .reach import reached
+from .reach import reached, required
 
 # Fields whose change rebuilds the search text.
 _SEARCHED = frozenset({"given_name", "family_name", "preferred_name", "contact_points"})
@@ -135,7 +135,7 @@ async def update_customer(
             profile.check_named(merged, "customer.")
             values["search_text"] = profile.search_text(merged)
         await customers.update(uow.conn, customer_id, values)
-        updated = messages.customer(await customers.get_existing(uow.conn, customer_id), rules)
+        updated = messages.customer(required(await customers.get(uow.conn, customer_id), resource), rules)
         uow.emit(events.updated(updated, sorted(paths), caller.subject))
     return updated
 

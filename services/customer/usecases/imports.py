@@ -19,19 +19,9 @@ from ..messages.imports import add_outcome
 from ..storage import customers
 from ..storage import imports as import_store
 
-# What a row merging into an existing customer may change (her customer.updated event's mask).
-_IMPORTED_PATHS = [
-    "contact_points",
-    "given_name",
-    "family_name",
-    "preferred_name",
-    "locale",
-    "home_store",
-    "tier",
-    "tags",
-    "preferences",
-    "important_dates",
-]
+# A row merging into an existing customer may change any updatable field (the mask of
+# her customer.updated event).
+_IMPORTED_PATHS = list(profile.UPDATABLE)
 
 
 async def import_customers(

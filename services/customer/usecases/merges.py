@@ -18,6 +18,7 @@ from ..messages import events
 from ..messages import merges as messages
 from ..storage import customers, merges
 from ..storage.customers import CustomerRow
+from .reach import required
 
 
 def _profile(row: CustomerRow) -> dict[str, Any]:
@@ -78,12 +79,13 @@ async def unmerge_customers(
         )
         merging.check_undo(name, f"customers/{merge.survivor_id}", facts)
         undone = await merges.move_back(uow.conn, merge, caller.subject)
-        current = await customers.get_existing(uow.conn, merge.survivor_id)
+        current = required(await customers.get(uow.conn, merge.survivor_id), f"customers/{merge.survivor_id}")
         values = merging.revert(_profile(current), merge.moved.get("survivor_changes", {}))
         inputs = await customers.search_inputs(uow.conn, merge.survivor_id)
         values["search_text"] = profile.search_text({**inputs, **values})
         await customers.update(uow.conn, merge.survivor_id, values)
-        restored = customer_messages.customer(await customers.get_existing(uow.conn, merge.duplicate_id), rules)
+        restored_row = required(await customers.get(uow.conn, merge.duplicate_id), f"customers/{merge.duplicate_id}")
+        restored = customer_messages.customer(restored_row, rules)
         result = messages.merge(undone)
         uow.emit(events.unmerged(result.survivor, result.duplicate, result.name, restored, caller.subject))
     return result

@@ -12,7 +12,7 @@ from ..domain import access
 from ..messages import customers as messages
 from ..storage import notes
 from .pages import Page
-from .reach import reached
+from .reach import reached, read_of
 
 
 async def create_note(
@@ -29,9 +29,9 @@ async def create_note(
 async def list_notes(
     tx: Transactions, caller: Principal, customer_id: str, parent: str, page: Page
 ) -> api.ListNotesResponse:
-    async with tx.snapshot() as conn:
-        await reached(conn, caller, customer_id, parent, access.check_read)
-        rows = await notes.page(conn, customer_id, page.position, page.limit)
+    rows = await read_of(
+        tx, caller, customer_id, parent, lambda conn: notes.page(conn, customer_id, page.position, page.limit)
+    )
     response = api.ListNotesResponse(notes=[messages.note(parent, r) for r in rows[: page.size]])
     response.next_page_token = page.next_token(rows, lambda last: [last.create_time.isoformat(), last.id])
     return response

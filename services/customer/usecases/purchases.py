@@ -7,6 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from atelier.customer.v1 import purchase_pb2
 from atelier.customer.v1 import purchase_service_pb2 as api
 from servicekit import names
@@ -22,7 +24,7 @@ from ..messages import purchases as messages
 from ..storage import customers, matching, purchases, stats
 from .assignments import hold_if_associate
 from .pages import Page
-from .reach import reached
+from .reach import reached, read_of, required
 
 # A concurrent first purchase of the same unknown client, or of the same order, makes one
 # transaction lose on a unique constraint; replaying it once then matches what won.
@@ -36,9 +38,7 @@ class _Retry(Exception):
 async def get_purchase(
     tx: Transactions, caller: Principal, customer_id: str, purchase_id: str, name: str
 ) -> purchase_pb2.Purchase:
-    async with tx.snapshot() as conn:
-        await reached(conn, caller, customer_id, name, access.check_read)
-        row = await purchases.get(conn, purchase_id)
+    row = await read_of(tx, caller, customer_id, name, lambda conn: purchases.get(conn, purchase_id))
     if row is None or row.customer_id != customer_id:
         raise NotFound(name)
     return messages.purchase(row)
@@ -47,9 +47,9 @@ async def get_purchase(
 async def list_purchases(
     tx: Transactions, caller: Principal, customer_id: str, parent: str, page: Page
 ) -> api.ListPurchasesResponse:
-    async with tx.snapshot() as conn:
-        await reached(conn, caller, customer_id, parent, access.check_read)
-        rows = await purchases.page(conn, customer_id, page.position, page.limit)
+    rows = await read_of(
+        tx, caller, customer_id, parent, lambda conn: purchases.page(conn, customer_id, page.position, page.limit)
+    )
     response = api.ListPurchasesResponse(purchases=[messages.purchase(r) for r in rows[: page.size]])
     response.next_page_token = page.next_token(rows, lambda last: [last.order_time.isoformat(), last.id])
     return response
@@ -103,9 +103,9 @@ async def _record(
     await stats.apply(conn, customer_id, new.currency, new.total, 1, new.order_time, new.category_spend())
     await _retag(uow, rules, customer_id)
 
-    recorded = messages.purchase(await purchases.get_existing(conn, purchase_id))
+    recorded = await _stored(conn, purchase_id)
     if created:
-        customer = customer_messages.customer(await customers.get_existing(conn, customer_id), rules)
+        customer = customer_messages.customer(required(await customers.get(conn, customer_id), name), rules)
         uow.emit(events.created(customer, caller.subject))
     uow.emit(events.purchase_recorded(name, recorded, reach.home_store, created, caller.subject))
     return recorded
@@ -153,19 +153,24 @@ async def record_return(
         locked = await purchases.lock(conn, purchase_id)
         if locked is None or locked.customer_id != customer_id:
             raise NotFound(name)
-        stored = await purchases.get_existing(conn, purchase_id)
+        stored = required(await purchases.get(conn, purchase_id), name)
         if any(r[0] == new.return_id for r in stored.returns):
             return messages.purchase(stored)
         check_returnable(new, locked.lines, locked.order_time)
         spend = refund_spend(new, locked.lines)
         amount = -sum(spend.values(), Decimal(0))
         if not await purchases.insert_return(conn, purchase_id, customer_id, new, amount):
-            return messages.purchase(await purchases.get_existing(conn, purchase_id))
+            return await _stored(conn, purchase_id)
         await stats.apply(conn, customer_id, locked.currency, -amount, 0, locked.order_time, spend)
         await _retag(uow, rules, customer_id)
-        result = messages.purchase(await purchases.get_existing(conn, purchase_id))
+        result = await _stored(conn, purchase_id)
         uow.emit(events.purchase_returned(f"customers/{customer_id}", result, new.return_id, caller.subject))
     return result
+
+
+async def _stored(conn: AsyncConnection, purchase_id: str) -> purchase_pb2.Purchase:
+    """A purchase this unit of work holds (it wrote it, or holds its lock)."""
+    return messages.purchase(required(await purchases.get(conn, purchase_id), f"purchase {purchase_id}"))
 
 
 async def _retag(uow: UnitOfWork, rules: computed_tags.TagRules, customer_id: str) -> None:

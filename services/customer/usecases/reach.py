@@ -4,14 +4,18 @@ case needs."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servicekit.auth import Principal
+from servicekit.uow import Transactions
 
 from ..domain import access
 from ..storage import customers
+
+T = TypeVar("T")
 
 
 async def reached(
@@ -30,3 +34,23 @@ async def reached(
         raise access.missing(caller, resource)
     check(caller, current[0], resource)
     return current
+
+
+async def read_of(
+    tx: Transactions,
+    caller: Principal,
+    customer_id: str,
+    resource: str,
+    read: Callable[[AsyncConnection], Awaitable[T]],
+) -> T:
+    """`read` of one customer's rows, once the caller may read her (one snapshot)."""
+    async with tx.snapshot() as conn:
+        await reached(conn, caller, customer_id, resource, access.check_read)
+        return await read(conn)
+
+
+def required(row: T | None, what: str) -> T:
+    """A row the unit of work knows exists (it holds its lock, or just wrote it)."""
+    if row is None:
+        raise LookupError(f"{what} is missing inside the unit of work that holds it")
+    return row
