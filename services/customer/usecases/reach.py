@@ -1,6 +1,6 @@
 """The step every use case on one customer starts with: find her, answer as for a missing
 customer when she is not there (domain/access.missing), and apply the access rule the use
-case needs."""
+case needs. Also the read of her rows behind that step, and the row a unit of work holds."""
 
 from __future__ import annotations
 

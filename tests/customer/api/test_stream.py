@@ -10,11 +10,13 @@ from google.protobuf import timestamp_pb2
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2, segment_pb2
 from atelier.customer.v1 import customer_service_pb2 as api
+from services.customer.domain import consent
 from tests.conftest import associate, hq, manager
 from tests.customer.support import (
     TIMEOUT,
     bad_fields,
     connect,
+    create,
     error_info,
     import_batches,
     md,
@@ -194,3 +196,53 @@ async def test_a_malformed_segment_names_its_fields(customer_stub):
             "segment.lifetime_value",
         ]
     )
+
+
+async def test_the_consent_audience_is_the_one_the_domain_rule_gives(customer_stub):
+    """The segment query's consent criterion (SQL) holds exactly the customers for whom
+    domain/consent.meets says yes, from the current answers GetCustomer shows."""
+    store, sms, marketing = store_name(), common_pb2.CHANNEL_SMS, common_pb2.PURPOSE_MARKETING
+    answers = {
+        "never-asked": [],
+        "yes": [True],
+        "yes-then-no": [True, False],
+        "no-then-yes": [False, True],
+        "no": [False],
+        "yes-twice": [True, True],
+    }
+    for given_name, history in answers.items():
+        created = await create(customer_stub, home_store=store, given_name=given_name)
+        for granted in history:
+            change = customer_stub.GrantConsent if granted else customer_stub.WithdrawConsent
+            request = (api.GrantConsentRequest if granted else api.WithdrawConsentRequest)(
+                name=created.name, channel=sms, purpose=marketing, source="boutique"
+            )
+            await change(request, metadata=md(hq()), timeout=TIMEOUT)
+        # A yes on another purpose of the same channel counts for nothing here.
+        await customer_stub.GrantConsent(
+            api.GrantConsentRequest(
+                name=created.name, channel=sms, purpose=common_pb2.PURPOSE_SERVICE, source="boutique"
+            ),
+            metadata=md(hq()),
+            timeout=TIMEOUT,
+        )
+    everyone = await stream(customer_stub, segment_pb2.Segment(home_stores=[store]))
+    requirement = consent.Requirement(sms, marketing)
+    expected = {
+        c.given_name
+        for c in everyone
+        if consent.meets(
+            requirement,
+            [
+                consent.Answer(a.channel, a.purpose, a.granted, a.source, a.actor, a.update_time.ToDatetime())
+                for a in c.consents
+            ],
+        )
+    }
+    audience = await stream(
+        customer_stub,
+        segment_pb2.Segment(
+            home_stores=[store], consent=segment_pb2.ConsentRequirement(channel=sms, purpose=marketing)
+        ),
+    )
+    assert {c.given_name for c in audience} == expected == {"yes", "no-then-yes", "yes-twice"}

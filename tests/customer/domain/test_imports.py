@@ -3,9 +3,12 @@ person (services/customer/domain/imports.py), no database."""
 
 from __future__ import annotations
 
+import pytest
+
+from servicekit.errors import InvalidArgument
 from services.customer.domain import imports
 from services.customer.domain.contacts import ContactKind
-from services.customer.domain.profile import ContactPoint
+from services.customer.domain.profile import ContactPoint, ProfileInput
 
 E, P = ContactKind.EMAIL, ContactKind.PHONE
 
@@ -29,3 +32,45 @@ def test_rows_sharing_contact_points_fold_transitively_into_the_first():
     assert (mei.values["given_name"], mei.values["family_name"]) == ("Mei", "Wang")
     assert mei.values["tags"] == ["a", "c", "b"]
     assert [c.value for c in mei.values["contact_points"]] == ["a@x.io", "+33600000003", "b@x.io"]
+
+
+def test_a_batch_has_well_formed_keys_the_stream_import_id_and_at_most_5000_rows():
+    imports.check_batch("crm-2026", "b-1", 5000, None)
+    imports.check_batch("crm-2026", "b-2", 1, "crm-2026")
+    with pytest.raises(InvalidArgument) as refused:
+        imports.check_batch("crm 2026", "", 5001, "other")
+    assert [f for f, _ in refused.value.violations] == ["import_id", "import_id", "batch_id", "rows"]
+
+
+def test_rows_are_validated_as_creates_and_ids_are_unique_in_the_batch():
+    def row(number: int, customer_id: str = "", **fields) -> imports.RowInput:
+        fields.setdefault("given_name", "Mei")
+        return imports.RowInput(number, customer_id, ProfileInput(**fields))
+
+    good, bad = imports.validate(
+        [
+            row(1, "c-100", contact_points=[ContactPoint(E, "Mei@X.io")]),
+            row(2, "c-100"),  # the id of an earlier row
+            row(3, "C_1"),
+            row(4, given_name="", referral_code="!"),
+            row(5),
+        ]
+    )
+    assert [(r.row_number, r.customer_id) for r in good] == [(1, "c-100"), (5, "")]
+    assert good[0].values["contact_points"] == [ContactPoint(E, "mei@x.io", True)]
+    assert [(r.row_number, [f for f, _ in r.violations]) for r in bad] == [
+        (2, ["customer_id"]),
+        (3, ["customer_id"]),
+        (4, ["customer.given_name", "customer.referral_code"]),
+    ]
+
+
+def test_a_row_whose_id_is_taken_is_rejected_with_the_rows_folded_into_it():
+    lead = _row(7, [(E, "a@x.io")])
+    lead.folded.extend([9, 12])
+    rejected = imports.rejected_as_taken(lead)
+    assert [(r.row_number, r.violations[0][0]) for r in rejected] == [
+        (7, "customer_id"),
+        (9, "customer.contact_points"),
+        (12, "customer.contact_points"),
+    ]
