@@ -11,11 +11,18 @@ import grpc
 import pytest
 from google.protobuf import field_mask_pb2
 
-from atelier.associate.v1 import associate_pb2, associate_service_pb2 as aapi, associate_service_pb2_grpc, store_pb2
-from atelier.customer.v1 import customer_pb2, customer_service_pb2 as capi
+from atelier.associate.v1 import associate_pb2, associate_service_pb2_grpc, store_pb2
+from atelier.associate.v1 import associate_service_pb2 as aapi
+from atelier.customer.v1 import customer_pb2
+from atelier.customer.v1 import customer_service_pb2 as capi
 from tests.conftest import (
-    associate, bearer, hq, manager, metadata_for,
-    running_gateway, start_service,
+    associate,
+    bearer,
+    hq,
+    manager,
+    metadata_for,
+    running_gateway,
+    start_service,
 )
 
 TIMEOUT = 10
@@ -82,19 +89,26 @@ async def eventually(probe, attempts: int = 300, delay: float = 0.05):
 async def setup_store(associates, n: int = 2):
     store = await associates.CreateStore(
         aapi.CreateStoreRequest(
-            store=store_pb2.Store(code=f"F-{uid()}", display_name="Ginza", time_zone="Asia/Tokyo"), store_id=f"s-{uid()}"
+            store=store_pb2.Store(code=f"F-{uid()}", display_name="Ginza", time_zone="Asia/Tokyo"),
+            store_id=f"s-{uid()}",
         ),
-        metadata=metadata_for(hq()), timeout=TIMEOUT,
+        metadata=metadata_for(hq()),
+        timeout=TIMEOUT,
     )
     staff = []
     for _ in range(n):
-        staff.append(await associates.CreateAssociate(
-            aapi.CreateAssociateRequest(
-                associate=associate_pb2.Associate(store=store.name, display_name="Aiko", role=associate_pb2.STAFF_ROLE_ASSOCIATE, capacity=50),
-                associate_id=f"a-{uid()}",
-            ),
-            metadata=metadata_for(hq()), timeout=TIMEOUT,
-        ))
+        staff.append(
+            await associates.CreateAssociate(
+                aapi.CreateAssociateRequest(
+                    associate=associate_pb2.Associate(
+                        store=store.name, display_name="Aiko", role=associate_pb2.STAFF_ROLE_ASSOCIATE, capacity=50
+                    ),
+                    associate_id=f"a-{uid()}",
+                ),
+                metadata=metadata_for(hq()),
+                timeout=TIMEOUT,
+            )
+        )
     return store, staff
 
 
@@ -104,7 +118,9 @@ def principal_of(store, staff_member):
 
 async def can_read(customer_stub, name: str, principal) -> bool:
     try:
-        await customer_stub.GetCustomer(capi.GetCustomerRequest(name=name), metadata=metadata_for(principal), timeout=TIMEOUT)
+        await customer_stub.GetCustomer(
+            capi.GetCustomerRequest(name=name), metadata=metadata_for(principal), timeout=TIMEOUT
+        )
         return True
     except grpc.aio.AioRpcError as exc:
         assert exc.code() == grpc.StatusCode.PERMISSION_DENIED, exc.details()
@@ -115,7 +131,9 @@ async def primary_of(associates, customer_name: str) -> str:
     """Her primary associate per the associate service; '' until the event is handled."""
     try:
         got = await associates.GetCustomerAssignment(
-            aapi.GetCustomerAssignmentRequest(name=f"{customer_name}/assignment"), metadata=metadata_for(hq()), timeout=TIMEOUT
+            aapi.GetCustomerAssignmentRequest(name=f"{customer_name}/assignment"),
+            metadata=metadata_for(hq()),
+            timeout=TIMEOUT,
         )
     except grpc.aio.AioRpcError as exc:
         assert exc.code() == grpc.StatusCode.NOT_FOUND, exc.details()
@@ -125,10 +143,16 @@ async def primary_of(associates, customer_name: str) -> str:
 
 async def referred_customer(customer_stub, store, referrer) -> customer_pb2.Customer:
     return await customer_stub.CreateCustomer(
-        capi.CreateCustomerRequest(customer=customer_pb2.Customer(
-            given_name="Mei", family_name=f"Tanaka{uid()}", home_store=store.name, referral_code=referrer.referral_code,
-        )),
-        metadata=metadata_for(hq()), timeout=TIMEOUT,
+        capi.CreateCustomerRequest(
+            customer=customer_pb2.Customer(
+                given_name="Mei",
+                family_name=f"Tanaka{uid()}",
+                home_store=store.name,
+                referral_code=referrer.referral_code,
+            )
+        ),
+        metadata=metadata_for(hq()),
+        timeout=TIMEOUT,
     )
 
 
@@ -141,7 +165,9 @@ async def test_qr_referral_binds_and_the_customer_service_learns_it(customer_stu
 
     await eventually(bound)
     got = await associates.GetCustomerAssignment(
-        aapi.GetCustomerAssignmentRequest(name=f"{customer.name}/assignment"), metadata=metadata_for(hq()), timeout=TIMEOUT
+        aapi.GetCustomerAssignmentRequest(name=f"{customer.name}/assignment"),
+        metadata=metadata_for(hq()),
+        timeout=TIMEOUT,
     )
     assert got.reason == 1  # ASSIGNMENT_REASON_REFERRAL
     assert await eventually(lambda: can_read(customer_stub, customer.name, principal_of(store, aiko)))
@@ -160,12 +186,15 @@ async def test_an_associate_cannot_read_update_or_list_a_colleagues_client_over_
 
     assert not await can_read(customer_stub, theirs.name, me)
     update = capi.UpdateCustomerRequest(
-        customer=customer_pb2.Customer(name=theirs.name, tier=customer_pb2.TIER_VIP), update_mask=field_mask_pb2.FieldMask(paths=["tier"])
+        customer=customer_pb2.Customer(name=theirs.name, tier=customer_pb2.TIER_VIP),
+        update_mask=field_mask_pb2.FieldMask(paths=["tier"]),
     )
     with pytest.raises(grpc.aio.AioRpcError) as denied:
         await customer_stub.UpdateCustomer(update, metadata=metadata_for(me), timeout=TIMEOUT)
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    listed = await customer_stub.ListCustomers(capi.ListCustomersRequest(page_size=200), metadata=metadata_for(me), timeout=TIMEOUT)
+    listed = await customer_stub.ListCustomers(
+        capi.ListCustomersRequest(page_size=200), metadata=metadata_for(me), timeout=TIMEOUT
+    )
     assert [c.name for c in listed.customers] == [hers.name]
     found = await customer_stub.SearchCustomers(
         capi.SearchCustomersRequest(query=theirs.family_name), metadata=metadata_for(me), timeout=TIMEOUT
@@ -173,7 +202,9 @@ async def test_an_associate_cannot_read_update_or_list_a_colleagues_client_over_
     assert theirs.name not in [r.customer.name for r in found.results]
 
 
-async def test_an_associate_cannot_read_update_or_list_a_colleagues_client_over_http(customer_stub, associates, gateway):
+async def test_an_associate_cannot_read_update_or_list_a_colleagues_client_over_http(
+    customer_stub, associates, gateway
+):
     store, (aiko, yui) = await setup_store(associates)
     hers = await referred_customer(customer_stub, store, aiko)
     theirs = await referred_customer(customer_stub, store, yui)
@@ -184,7 +215,9 @@ async def test_an_associate_cannot_read_update_or_list_a_colleagues_client_over_
     assert (await gateway.get(f"/v1/{hers.name}", headers=me)).status_code == 200
     read = await gateway.get(f"/v1/{theirs.name}", headers=me)
     assert read.status_code == 403 and read.json()["error"]["status"] == "PERMISSION_DENIED"
-    patched = await gateway.patch(f"/v1/{theirs.name}", params={"update_mask": "tier"}, json={"tier": "TIER_VIP"}, headers=me)
+    patched = await gateway.patch(
+        f"/v1/{theirs.name}", params={"update_mask": "tier"}, json={"tier": "TIER_VIP"}, headers=me
+    )
     assert patched.status_code == 403
     listed = await gateway.get("/v1/customers", params={"page_size": 200}, headers=me)
     assert [c["name"] for c in listed.json()["customers"]] == [hers.name]
@@ -206,7 +239,8 @@ async def test_a_customer_created_on_her_tablet_is_hers_at_once_and_stays_hers(c
     me = principal_of(store, aiko)
     created = await customer_stub.CreateCustomer(
         capi.CreateCustomerRequest(customer=customer_pb2.Customer(given_name="Rin", family_name=f"Sato{uid()}")),
-        metadata=metadata_for(me), timeout=TIMEOUT,
+        metadata=metadata_for(me),
+        timeout=TIMEOUT,
     )
     assert created.home_store == store.name
     assert await can_read(customer_stub, created.name, me)  # before any event round trip
@@ -224,7 +258,9 @@ async def test_hand_over_moves_access_in_the_customer_service(customer_stub, ass
     customer = await referred_customer(customer_stub, store, aiko)
     await eventually(lambda: can_read(customer_stub, customer.name, principal_of(store, aiko)))
     await associates.DepartAssociate(
-        aapi.DepartAssociateRequest(name=aiko.name, successor=yui.name), metadata=metadata_for(manager(store.name)), timeout=TIMEOUT
+        aapi.DepartAssociateRequest(name=aiko.name, successor=yui.name),
+        metadata=metadata_for(manager(store.name)),
+        timeout=TIMEOUT,
     )
     assert await eventually(lambda: can_read(customer_stub, customer.name, principal_of(store, yui)))
     assert not await can_read(customer_stub, customer.name, principal_of(store, aiko))
