@@ -27,8 +27,9 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Self
 
 import psutil
 
@@ -60,7 +61,8 @@ def free_port(host: str = LOCALHOST) -> int:
     """A TCP port on ``host`` that nothing listens on right now (the OS picks it)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((host, 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def port_is_free(port: int, host: str = LOCALHOST) -> bool:
@@ -85,6 +87,7 @@ def _choose_port(port: int | None, what: str) -> int:
 
 
 # ----------------------------------------------------------------------- processes
+
 
 def die_with_parent(argv: list[str], sig: int = signal.SIGTERM) -> list[str]:
     """`argv` wrapped so that the child receives `sig` when its parent dies.
@@ -195,10 +198,23 @@ class _ServerProcess:
             )
         atexit.register(self.stop)
 
-    def _start_on_port(self, launch: Callable[[], None], attempts: int = 3) -> None:
+    def start(self) -> None:
+        """Start on the requested port, or on a free one chosen now."""
+        if not self.running:
+            self._start(self._requested_port)
+
+    def restart(self) -> None:
+        """Start again after the process died, on the port it had: clients keep their URL
+        and reconnect on their own. A plain start() when it never ran."""
+        if not self.running:
+            self._start(self._port)
+
+    def _start(self, port: int | None) -> None:
+        raise NotImplementedError
+
+    def _start_on_port(self, launch: Callable[[], None], requested: int | None, attempts: int = 3) -> None:
         """Pick the port and launch; when we chose the port ourselves and someone else
         bound it between our check and the server's bind, try another one."""
-        requested = self._requested_port
         for attempt in range(1, attempts + 1):
             self._port = _choose_port(requested, self._name)
             try:
@@ -236,8 +252,8 @@ class _ServerProcess:
                 stop_process(proc, self._stop_signal, timeout=self._stop_timeout)
             atexit.unregister(self.stop)
 
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        self.start()  # type: ignore[attr-defined]
+    def __enter__(self) -> Self:
+        self.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -346,9 +362,11 @@ class EmbeddedPostgres(_ServerProcess):
         *,
         start_timeout: float = 60.0,
         stop_timeout: float = 30.0,
+        log_path: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).expanduser().absolute()
-        super().__init__(port, self.data_dir.with_name(self.data_dir.name + ".log"), start_timeout, stop_timeout)
+        log = Path(log_path).absolute() if log_path else self.data_dir.with_name(self.data_dir.name + ".log")
+        super().__init__(port, log, start_timeout, stop_timeout)
 
     @property
     def port(self) -> int:
@@ -362,9 +380,7 @@ class EmbeddedPostgres(_ServerProcess):
     def create_database(self, name: str) -> None:
         ensure_database(self.url(), name)
 
-    def start(self) -> None:
-        if self.running:
-            return
+    def _start(self, port: int | None) -> None:
         user = _postgres_system_user()
         self._stop_leftover_server()
         if not (self.data_dir / "PG_VERSION").exists():
@@ -372,7 +388,7 @@ class EmbeddedPostgres(_ServerProcess):
         if user is not None:
             _make_usable_by(user, self.data_dir)
         os.chmod(self.data_dir, 0o700)  # postgres insists on private data dirs
-        self._start_on_port(lambda: self._launch(user))
+        self._start_on_port(lambda: self._launch(user), port)
 
     def _launch(self, user: tuple[str, int, int] | None) -> None:
         argv = [
@@ -483,6 +499,7 @@ def _nats_server_binary() -> str:
 def _jetstream_ready(url: str) -> bool:
     """True when a client can connect and JetStream answers an account-info request."""
     import nats
+    import nats.errors
 
     async def quiet(_: Exception) -> None:
         pass  # nats-py logs a traceback per failed attempt otherwise; polling expects some
@@ -496,12 +513,12 @@ def _jetstream_ready(url: str) -> bool:
                 allow_reconnect=False,
                 error_cb=quiet,
             )
-        except Exception:
+        except (OSError, nats.errors.Error):
             return False
         try:
             await nc.jetstream(timeout=1).account_info()
             return True
-        except Exception:
+        except (OSError, nats.errors.Error):
             return False
         finally:
             await nc.close()
@@ -528,9 +545,11 @@ class EmbeddedNats(_ServerProcess):
         *,
         start_timeout: float = 30.0,
         stop_timeout: float = 15.0,
+        log_path: Path | None = None,
     ) -> None:
         self.store_dir = Path(store_dir).expanduser().absolute()
-        super().__init__(port, self.store_dir.with_name(self.store_dir.name + ".log"), start_timeout, stop_timeout)
+        log = Path(log_path).absolute() if log_path else self.store_dir.with_name(self.store_dir.name + ".log")
+        super().__init__(port, log, start_timeout, stop_timeout)
 
     @property
     def port(self) -> int:
@@ -541,13 +560,11 @@ class EmbeddedNats(_ServerProcess):
     def url(self) -> str:
         return f"nats://{LOCALHOST}:{self.port}"
 
-    def start(self) -> None:
-        if self.running:
-            return
+    def _start(self, port: int | None) -> None:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         pid_file = self.store_dir / "nats-server.pid"
         self._stop_leftover_server(pid_file)
-        self._start_on_port(lambda: self._launch(pid_file))
+        self._start_on_port(lambda: self._launch(pid_file), port)
 
     def _launch(self, pid_file: Path) -> None:
         argv = [
@@ -571,4 +588,3 @@ class EmbeddedNats(_ServerProcess):
         if proc is not None:
             stop_process(proc, signal.SIGTERM, timeout=self._stop_timeout)
         pid_file.unlink(missing_ok=True)
-

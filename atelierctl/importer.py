@@ -21,10 +21,10 @@ import hashlib
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import grpc
 from google.protobuf import json_format
@@ -53,7 +53,7 @@ class Summary:
     merged: int = 0
     rejected: int = 0
     unreadable: list[tuple[int, str]] = field(default_factory=list)
-    rejected_rows: list = field(default_factory=list)
+    rejected_rows: list[api.RejectedRow] = field(default_factory=list)
     batches_applied: int = 0
     batches_skipped: int = 0
 
@@ -66,17 +66,19 @@ def import_id_of(path: Path, batch_size: int) -> str:
     return f"{digest.hexdigest()[:32]}-b{batch_size}"
 
 
-def _tier(raw: str) -> int:
+def _tier(raw: str) -> customer_pb2.Tier.ValueType:
     raw = raw.strip().upper()
     if not raw:
-        return 0
+        return customer_pb2.TIER_UNSPECIFIED
     if raw.isdigit():
-        return int(raw)
+        return customer_pb2.Tier.ValueType(int(raw))
     return customer_pb2.Tier.Value(raw if raw.startswith("TIER_") else f"TIER_{raw}")
 
 
 def customer_from_csv(record: dict[str, str]) -> tuple[str, customer_pb2.Customer]:
-    get = lambda k: (record.get(k) or "").strip()  # noqa: E731
+    def get(column: str) -> str:
+        return (record.get(column) or "").strip()
+
     msg = customer_pb2.Customer(
         given_name=get("given_name"),
         family_name=get("family_name"),
@@ -111,6 +113,9 @@ def customer_from_json(line: str) -> tuple[str, customer_pb2.Customer]:
     return customer_id, json_format.ParseDict(data, customer_pb2.Customer())
 
 
+_Raw = TypeVar("_Raw")
+
+
 def read_rows(path: Path, summary: Summary) -> Iterator[api.ImportRow]:
     """Rows of the file, numbered from 1 (the CSV header is not a row); unreadable rows
     are kept in the summary, not sent."""
@@ -118,18 +123,20 @@ def read_rows(path: Path, summary: Summary) -> Iterator[api.ImportRow]:
     with path.open(newline="", encoding="utf-8-sig") as fh:
         if suffix == ".csv":
             for number, record in enumerate(csv.DictReader(fh), start=1):
-                yield from _row(number, summary, lambda: customer_from_csv(record))
+                yield from _row(number, summary, customer_from_csv, record)
         elif suffix in (".jsonl", ".ndjson"):
             for number, line in enumerate(fh, start=1):
                 if line.strip():
-                    yield from _row(number, summary, lambda: customer_from_json(line))
+                    yield from _row(number, summary, customer_from_json, line)
         else:
             raise ImportFailed(f"{path.name}: expected a .csv or .jsonl file")
 
 
-def _row(number: int, summary: Summary, parse) -> Iterator[api.ImportRow]:
+def _row(
+    number: int, summary: Summary, parse: Callable[[_Raw], tuple[str, customer_pb2.Customer]], raw: _Raw
+) -> Iterator[api.ImportRow]:
     try:
-        customer_id, customer = parse()
+        customer_id, customer = parse(raw)
     except (ValueError, json_format.ParseError) as exc:
         summary.unreadable.append((number, str(exc)))
         return
@@ -144,7 +151,7 @@ class Progress:
         self.out = out
         self.started = time.monotonic()
 
-    def show(self, done_bytes: int, rows: int) -> None:
+    def show(self, done_bytes: float, rows: int) -> None:
         share = min(done_bytes / self.total, 1.0)
         bar = "#" * int(share * 30)
         rate = rows / max(time.monotonic() - self.started, 1e-6)
@@ -157,7 +164,12 @@ class Progress:
 
 
 def batches(
-    path: Path, import_id: str, batch_size: int, summary: Summary, progress: Progress | None, fh_pos
+    path: Path,
+    import_id: str,
+    batch_size: int,
+    summary: Summary,
+    progress: Progress | None,
+    fh_pos: Callable[[int], float],
 ) -> Iterator[api.ImportCustomersRequest]:
     rows: list[api.ImportRow] = []
     sent = 0
@@ -200,7 +212,10 @@ def run_import(
     # Rows are spread evenly enough over a file for a byte estimate from the row count
     # to be a fair progress measure without a second pass to count lines.
     rows_estimate = max(sum(1 for _ in path.open("rb")) - (1 if path.suffix.lower() == ".csv" else 0), 1)
-    fh_pos = lambda sent: size * sent / rows_estimate  # noqa: E731
+
+    def fh_pos(sent: int) -> float:
+        return size * sent / rows_estimate
+
     with grpc.insecure_channel(address) as channel:
         stub = customer_service_pb2_grpc.CustomerServiceStub(channel)
         try:

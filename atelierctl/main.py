@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from atelierctl import state
 
@@ -55,9 +55,17 @@ def _build_parser() -> argparse.ArgumentParser:
         "--log-level",
         default=os.environ.get("ATELIER_LOG_LEVEL", "INFO"),
         metavar="LEVEL",
-        help="services' log level (default $ATELIER_LOG_LEVEL or INFO)",
+        help="level of the processes' logs in STATE/logs/ (default $ATELIER_LOG_LEVEL or INFO)",
+    )
+    up.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show every process's log lines in the terminal (default: warnings and errors only)",
     )
     up.add_argument("--ready-timeout", type=float, default=120.0, metavar="SECONDS", help=argparse.SUPPRESS)
+    # The port tried first when --gateway-port is not given (tests use a port of their own).
+    up.add_argument("--preferred-gateway-port", type=int, default=8080, metavar="N", help=argparse.SUPPRESS)
     up.set_defaults(handler=_cmd_up)
 
     from atelierctl.token import ROLES
@@ -68,7 +76,9 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Print a JWT signed with the dev secret of the mesh in the state directory.",
     )
     token.add_argument("--role", required=True, choices=ROLES)
-    token.add_argument("--subject", default="", help="token subject (default dev-<role>)")
+    token.add_argument(
+        "--subject", default="", help="token subject (default associates/<associate id>, or dev-<role> without one)"
+    )
     token.add_argument("--associate-id", default="", help="associate id (required for --role associate)")
     token.add_argument("--store", default="", metavar="stores/X", help="store (required for associate and manager)")
     token.add_argument("--ttl", default="8h", help="lifetime, e.g. 30m, 8h, 7d (8h)")
@@ -115,7 +125,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
         database_url=args.database_url or os.environ.get("ATELIER_EXTERNAL_DATABASE_URL") or None,
         nats_url=args.nats_url or os.environ.get("ATELIER_EXTERNAL_NATS_URL") or None,
         log_level=args.log_level.upper(),
+        verbose=args.verbose,
         ready_timeout=args.ready_timeout,
+        preferred_gateway_port=args.preferred_gateway_port,
     )
     return run_up(options)
 
@@ -155,7 +167,10 @@ def _cmd_import(args: argparse.Namespace) -> int:
         if not 1 <= args.batch_size <= 5000:
             raise state.StateError("--batch-size must be between 1 and 5000")
         summary = run_import(
-            Path(args.file), address=address, internal_secret=secret, batch_size=args.batch_size,
+            Path(args.file),
+            address=address,
+            internal_secret=secret,
+            batch_size=args.batch_size,
             progress_out=None if args.quiet else sys.stderr,
         )
     except (ImportFailed, state.StateError) as exc:

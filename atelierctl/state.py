@@ -1,10 +1,13 @@
 """The state directory of a local mesh: where it is, its dev secrets, and its lock.
 
 Layout of STATE (default ./.atelier):
-    postgres/  postgres.log   embedded PostgreSQL data and log
-    nats/      nats.log       embedded NATS JetStream store and log
+    postgres/                 embedded PostgreSQL data
+    nats/                     embedded NATS JetStream store
+    logs/<process>.log        each process's full log of the current `atelier up` run
+                              (postgres, nats, the services, gateway)
     secrets.json              dev secrets shared by `atelier up` and `atelier token`
     addresses.json            gRPC address of each service of the running mesh (`atelier import`)
+    demo.json                 when `--demo` built the demo data (it is built once per state dir)
     up.lock                   held while an `atelier up` runs on this directory
 """
 
@@ -15,6 +18,7 @@ import json
 import os
 import secrets
 import shutil
+import time
 from pathlib import Path
 from typing import IO
 
@@ -22,6 +26,8 @@ DEFAULT_STATE_DIR = ".atelier"
 SECRETS_FILE = "secrets.json"
 ADDRESSES_FILE = "addresses.json"
 LOCK_FILE = "up.lock"
+LOGS_DIR = "logs"
+DEMO_FILE = "demo.json"
 
 # The development token issuer/audience; the gateway is told the same values.
 JWT_ISSUER = "atelier-dev"
@@ -31,7 +37,7 @@ SECRET_NAMES = ("ATELIER_INTERNAL_SECRET", "ATELIER_JWT_SECRET")
 # What an atelier state dir may contain; --fresh refuses to wipe anything else.
 _KNOWN_ENTRIES = {
     "postgres", "postgres.log", "postgres.initdb",
-    "nats", "nats.log",
+    "nats", "nats.log", LOGS_DIR, DEMO_FILE,
     SECRETS_FILE, LOCK_FILE, ADDRESSES_FILE,
 }  # fmt: skip
 
@@ -72,7 +78,9 @@ def ensure_secrets(state_dir: Path) -> dict[str, str]:
         try:
             stored = json.loads(path.read_text())
         except (OSError, ValueError) as exc:
-            raise StateError(f"cannot read {path}: {exc}; fix or delete it (tokens minted before become invalid)") from None
+            raise StateError(
+                f"cannot read {path}: {exc}; fix or delete it (tokens minted before become invalid)"
+            ) from None
     missing = [name for name in SECRET_NAMES if not stored.get(name)]
     if missing:
         for name in missing:
@@ -114,7 +122,7 @@ def lock_state_dir(state_dir: Path) -> IO[str]:
     Two `atelier up` on one data directory would fight over PostgreSQL's data dir.
     """
     state_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(state_dir / LOCK_FILE, "a+")
+    handle = open(state_dir / LOCK_FILE, "a+")  # noqa: SIM115 (held open by the caller: that is the lock)
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -125,6 +133,16 @@ def lock_state_dir(state_dir: Path) -> IO[str]:
     handle.write(f"{os.getpid()}\n")
     handle.flush()
     return handle
+
+
+def start_logs(state_dir: Path) -> Path:
+    """STATE/logs, emptied of the previous run's logs (each run's logs start afresh; a
+    process restarted during the run appends to its file)."""
+    logs = state_dir / LOGS_DIR
+    logs.mkdir(parents=True, exist_ok=True)
+    for entry in logs.glob("*.log"):
+        entry.unlink()
+    return logs
 
 
 def record_addresses(state_dir: Path, addresses: dict[str, str]) -> None:
@@ -141,6 +159,25 @@ def load_addresses(state_dir: Path) -> dict[str, str]:
     if not path.exists():
         raise StateError(f"no {path}: is `atelier up` running with this state dir?")
     try:
-        return json.loads(path.read_text())
+        addresses = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise StateError(f"cannot read {path}: {exc}") from None
+    if not isinstance(addresses, dict):
+        raise StateError(f"cannot read {path}: not a JSON object")
+    return {str(name): str(address) for name, address in addresses.items()}
+
+
+def record_demo(state_dir: Path, summary: str) -> None:
+    path = state_dir / DEMO_FILE
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"loaded": time.strftime("%Y-%m-%d %H:%M"), "summary": summary}, indent=2))
+    os.replace(tmp, path)
+
+
+def demo_loaded(state_dir: Path) -> str | None:
+    """When the demo data were built in this state dir, or None."""
+    try:
+        recorded = json.loads((state_dir / DEMO_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return str(recorded.get("loaded", "earlier")) if isinstance(recorded, dict) else None

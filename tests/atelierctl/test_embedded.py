@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nats
@@ -16,7 +17,10 @@ import psutil
 import psycopg
 import pytest
 
-from atelierctl.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres, free_port
+from atelierctl.embedded import EmbeddedError, EmbeddedNats, EmbeddedPostgres, free_port, port_is_free
+
+# Real servers (seconds each): not part of `make test-fast`.
+pytestmark = pytest.mark.integration
 
 
 def test_postgres_serves_tcp_with_pg_trgm_and_keeps_data_across_restart(tmp_path: Path) -> None:
@@ -30,8 +34,8 @@ def test_postgres_serves_tcp_with_pg_trgm_and_keeps_data_across_restart(tmp_path
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
             conn.execute("CREATE TABLE client (name text)")
             conn.execute("INSERT INTO client VALUES ('Amélie Durand')")
-            (score,) = conn.execute("SELECT similarity('Amelie Durand', name) FROM client").fetchone()
-            assert score > 0.5
+            row = conn.execute("SELECT similarity('Amelie Durand', name) FROM client").fetchone()
+            assert row is not None and row[0] > 0.5
     assert not pg.running
     pg.stop()  # idempotent
 
@@ -44,9 +48,8 @@ def test_postgres_serves_tcp_with_pg_trgm_and_keeps_data_across_restart(tmp_path
 
 
 def test_postgres_busy_port_is_a_clear_error(tmp_path: Path) -> None:
-    with EmbeddedNats(tmp_path / "nats") as nats_server:
-        with pytest.raises(EmbeddedError, match="already in use"):
-            EmbeddedPostgres(tmp_path / "postgres", port=nats_server.port).start()
+    with EmbeddedNats(tmp_path / "nats") as nats_server, pytest.raises(EmbeddedError, match="already in use"):
+        EmbeddedPostgres(tmp_path / "postgres", port=nats_server.port).start()
 
 
 def test_postgres_copes_with_stale_postmaster_pid(tmp_path: Path) -> None:
@@ -56,9 +59,8 @@ def test_postgres_copes_with_stale_postmaster_pid(tmp_path: Path) -> None:
     # A crashed run leaves postmaster.pid behind; in containers its pid is often
     # reused by an unrelated live process (here: the test process itself).
     (data / "postmaster.pid").write_text(f"{os.getpid()}\n{data}\n0\n0\n\n\n\n")
-    with EmbeddedPostgres(data) as pg:
-        with psycopg.connect(pg.url()) as conn:
-            assert conn.execute("SELECT 1").fetchone() == (1,)
+    with EmbeddedPostgres(data) as pg, psycopg.connect(pg.url()) as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)
 
 
 async def test_nats_jetstream_works_and_streams_survive_restart(tmp_path: Path) -> None:
@@ -85,6 +87,43 @@ async def test_nats_jetstream_works_and_streams_survive_restart(tmp_path: Path) 
         msg = await js.get_msg("CUSTOMER", 1)
         assert msg.data == b'{"id": "c1"}'
         await nc.close()
+
+
+def test_a_killed_postgres_restarts_on_its_port_with_its_data(tmp_path: Path) -> None:
+    """What `atelier up` does when its PostgreSQL dies: start it again where the services
+    expect it (same port), on the same data."""
+    with EmbeddedPostgres(tmp_path / "postgres", log_path=tmp_path / "logs" / "postgres.log") as pg:
+        port = pg.port
+        pg.create_database("shop")
+        with psycopg.connect(pg.url("shop"), autocommit=True) as conn:
+            conn.execute("CREATE TABLE client AS SELECT 'Amélie' AS name")
+        assert pg.pid is not None
+        os.kill(pg.pid, signal.SIGKILL)
+        _wait_until(lambda: not pg.running)
+        _wait_until(lambda: port_is_free(port))  # its backends notice and leave
+        pg.restart()
+        assert pg.running and pg.port == port
+        with psycopg.connect(pg.url("shop")) as conn:
+            assert conn.execute("SELECT name FROM client").fetchall() == [("Amélie",)]
+    assert (tmp_path / "logs" / "postgres.log").is_file()  # the log goes where it was asked to
+
+
+async def test_a_killed_nats_restarts_on_its_port_with_its_streams(tmp_path: Path) -> None:
+    with EmbeddedNats(tmp_path / "nats", log_path=tmp_path / "logs" / "nats.log") as server:
+        port = server.port
+        nc = await nats.connect(server.url())
+        await nc.jetstream().add_stream(name="CUSTOMER", subjects=["customer.>"])
+        await nc.jetstream().publish("customer.created", b"c1")
+        await nc.close()
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGKILL)
+        _wait_until(lambda: not server.running)
+        server.restart()
+        assert server.running and server.port == port
+        nc = await nats.connect(server.url())
+        assert (await nc.jetstream().stream_info("CUSTOMER")).state.messages == 1
+        await nc.close()
+    assert (tmp_path / "logs" / "nats.log").stat().st_size > 0
 
 
 def test_servers_die_with_a_killed_parent(tmp_path: Path) -> None:
@@ -148,3 +187,10 @@ def _alive(pid: int) -> bool:
         return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.1)
