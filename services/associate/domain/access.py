@@ -1,10 +1,23 @@
-"""Who may do what in the associate service. Pure rules over the caller and the facts
-the servicer loaded (stores of the associates concerned)."""
+"""Who may do what in the associate service. Pure rules over the caller and the facts a
+use case loaded (the stores of the associates concerned, a task's holder).
+
+Headquarters (and the platform's own services) reach everything, a manager her store, an
+associate her own book, tasks and figures. Store staff asking for a task or a ledger entry
+out of reach, or one that does not exist, get the same PERMISSION_DENIED (AIP-211), so ids
+of other stores cannot be probed.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+
 from servicekit.auth import Principal, Role
-from servicekit.errors import PermissionDenied
+from servicekit.errors import AtelierError, NotFound, PermissionDenied
+
+from .names import bare
+from .staff import StaffRole
+from .stores import HOURS
 
 _EVERYWHERE = (Role.HQ, Role.SERVICE)
 
@@ -18,8 +31,20 @@ def manages(p: Principal, store: str) -> bool:
     return everywhere(p) or (p.role is Role.MANAGER and p.store == store)
 
 
+def caller_store(p: Principal) -> str:
+    """The caller's store, bare."""
+    return bare(p.store, "stores")
+
+
 def deny(p: Principal, what: str, reason: str = "ROLE_DENIED", **metadata: str) -> PermissionDenied:
     return PermissionDenied(f"{p.subject} may not {what}", reason=reason, metadata=metadata)
+
+
+def _out_of_reach(p: Principal, resource: str, reason: str) -> PermissionDenied:
+    return deny(p, f"access {resource}", reason, resource=resource)
+
+
+# -- stores and associates ---------------------------------------------------------
 
 
 def check_manage_stores(p: Principal) -> None:
@@ -31,36 +56,52 @@ def check_update_store(p: Principal, store: str, paths: set[str]) -> None:
     """Headquarters changes anything; a store's manager only its hours."""
     if everywhere(p):
         return
-    if manages(p, store) and paths <= {"weekly_hours", "exceptions"}:
+    if manages(p, store) and paths <= HOURS:
         return
     raise deny(p, f"change {', '.join(sorted(paths))} of {store}", resource=store)
 
 
-def check_create_associate(p: Principal, store: str, role: int, hq_role: int) -> None:
+def check_create_associate(p: Principal, store: str, role: object) -> None:
     if everywhere(p):
         return
-    if p.role is Role.MANAGER and p.store == store and role != hq_role:
+    if p.role is Role.MANAGER and p.store == store and role != StaffRole.HQ:
         return
     raise deny(p, f"create staff in {store}", resource=store)
 
 
 def check_update_associate(
-    p: Principal, associate_id: str, current_store: str, paths: set[str], values: dict, self_service: frozenset[str], hq_role: int
+    p: Principal,
+    associate_id: str,
+    current_store: str,
+    paths: set[str],
+    values: Mapping[str, object],
+    self_service: frozenset[str],
 ) -> None:
+    """HQ changes anything; an associate her own `self_service` fields; a manager her
+    store's staff, as long as they stay in her store and are not made headquarters."""
     if everywhere(p):
         return
     if p.role is Role.ASSOCIATE and p.associate_id == associate_id and paths <= self_service:
         return
     if p.role is Role.MANAGER and p.store == current_store:
         moved = "store_id" in values and f"stores/{values['store_id']}" != current_store
-        if not moved and values.get("role") != hq_role:
+        if not moved and values.get("role") != StaffRole.HQ:
             return
-    raise deny(p, f"change {', '.join(sorted(paths))} of associates/{associate_id}", resource=f"associates/{associate_id}")
+    resource = f"associates/{associate_id}"
+    raise deny(p, f"change {', '.join(sorted(paths))} of {resource}", resource=resource)
 
 
 def check_depart(p: Principal, store: str, associate: str) -> None:
     if not manages(p, store):
         raise deny(p, f"record the departure of {associate}", resource=associate)
+
+
+def check_see_hand_over(p: Principal, store: str, hand_over: str) -> None:
+    if not manages(p, store):
+        raise deny(p, f"see {hand_over}", resource=hand_over)
+
+
+# -- assignments, claims and the book -----------------------------------------------
 
 
 def check_transfer(p: Principal, stores_concerned: set[str], customer: str) -> None:
@@ -97,6 +138,11 @@ def can_see_customer(p: Principal, holders: set[str], holder_stores: set[str], h
     return p.associate_id in holders
 
 
+def check_see_customer(p: Principal, holders: set[str], holder_stores: set[str], home_store: str, name: str) -> None:
+    if not can_see_customer(p, holders, holder_stores, home_store):
+        raise deny(p, f"see {name}", reason="CUSTOMER_OUT_OF_SCOPE", resource=name)
+
+
 def check_book(p: Principal, parent_kind: str, parent: str, store: str) -> None:
     """An associate's book: herself, her store's manager, HQ. A store's: its manager, HQ."""
     if everywhere(p) or manages(p, store):
@@ -104,3 +150,136 @@ def check_book(p: Principal, parent_kind: str, parent: str, store: str) -> None:
     if parent_kind == "associates" and p.role is Role.ASSOCIATE and parent == f"associates/{p.associate_id}":
         return
     raise deny(p, f"see the book of {parent}", resource=parent)
+
+
+# -- tasks ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TaskScope:
+    """The tasks a list may return: None means no limit on that axis."""
+
+    associate: str | None = None
+    store: str | None = None
+
+
+def can_reach_task(p: Principal, associate_id: str, store_id: str) -> bool:
+    if everywhere(p):
+        return True
+    if p.role is Role.MANAGER:
+        return store_id == caller_store(p)
+    return bool(p.associate_id) and associate_id == p.associate_id
+
+
+def check_task(p: Principal, associate_id: str, store_id: str, resource: str) -> None:
+    if not can_reach_task(p, associate_id, store_id):
+        raise _out_of_reach(p, resource, "TASK_OUT_OF_SCOPE")
+
+
+def missing(p: Principal, resource: str) -> AtelierError:
+    """What store staff learn of a task that does not exist: the same as for one out of reach."""
+    if everywhere(p):
+        return NotFound(resource)
+    return _out_of_reach(p, resource, "TASK_OUT_OF_SCOPE")
+
+
+def list_scope(p: Principal, view: str, store: str) -> TaskScope:
+    """view: "mine", "store", "all" or "" (the role's default)."""
+    mine = TaskScope(associate=p.associate_id or "\x00none")
+    if p.role is Role.ASSOCIATE:
+        if view in ("", "mine"):
+            return mine
+        raise PermissionDenied("associates list their own tasks", reason="ROLE_DENIED", metadata={"view": view})
+    if p.role is Role.MANAGER:
+        own = caller_store(p)
+        if store and bare(store, "stores") != own:
+            raise _out_of_reach(p, store, "STORE_OUT_OF_SCOPE")
+        if view == "mine":
+            return mine
+        if view == "all":
+            raise PermissionDenied(
+                "managers list the tasks of their store", reason="ROLE_DENIED", metadata={"view": view}
+            )
+        return TaskScope(store=own)
+    if view == "mine":
+        return mine
+    if view == "store" or store:
+        return TaskScope(store=bare(store, "stores") or None)
+    return TaskScope()
+
+
+def check_create_task(p: Principal, associate_id: str, store_id: str) -> None:
+    """Associates create tasks for themselves, managers within their store."""
+    if everywhere(p):
+        return
+    if p.role is Role.MANAGER:
+        if store_id != caller_store(p):
+            raise _out_of_reach(p, f"stores/{store_id}", "STORE_OUT_OF_SCOPE")
+        return
+    if associate_id != p.associate_id or store_id != caller_store(p):
+        raise PermissionDenied(
+            "associates create tasks for themselves in their store",
+            reason="ROLE_DENIED",
+            metadata={"associate": f"associates/{associate_id}"},
+        )
+
+
+# -- figures and the attribution ledger -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FigureScope:
+    """Whose figures: one associate, one store, or (both None) everything."""
+
+    associate: str | None = None
+    store: str | None = None
+
+
+def parse_scope(scope: str) -> FigureScope | None:
+    """None when the scope is neither empty, `associates/{id}` nor `stores/{id}`."""
+    if not scope:
+        return FigureScope()
+    for collection in ("associates", "stores"):
+        prefix = collection + "/"
+        rest = scope[len(prefix) :]
+        if scope.startswith(prefix) and rest and "/" not in rest:
+            return FigureScope(associate=rest) if collection == "associates" else FigureScope(store=rest)
+    return None
+
+
+def default_figure_scope(p: Principal) -> FigureScope:
+    """What store staff see when they name no scope: a manager her store, an associate
+    herself; headquarters everything."""
+    if everywhere(p):
+        return FigureScope()
+    if p.role is Role.MANAGER:
+        return FigureScope(store=caller_store(p))
+    return FigureScope(associate=p.associate_id)
+
+
+def check_figures(p: Principal, scope: FigureScope, associate_store: str | None) -> None:
+    """`associate_store`: the store of the associate asked about (None if unknown)."""
+    if everywhere(p):
+        return
+    name = f"associates/{scope.associate}" if scope.associate else f"stores/{scope.store}" if scope.store else "*"
+    if p.role is Role.MANAGER:
+        own = caller_store(p)
+        if scope.store == own or (scope.associate and associate_store == own):
+            return
+        raise _out_of_reach(p, name, "SCOPE_DENIED")
+    if scope.associate and scope.associate == p.associate_id:
+        return
+    raise _out_of_reach(p, name, "SCOPE_DENIED")
+
+
+def check_correct(p: Principal, store_id: str, resource: str) -> None:
+    """Corrections are for managers (their store's entries) and headquarters."""
+    if everywhere(p):
+        return
+    if p.role is Role.MANAGER:
+        if store_id != caller_store(p):
+            raise _out_of_reach(p, resource, "SCOPE_DENIED")
+        return
+    raise PermissionDenied(
+        "only managers and headquarters correct attributions", reason="ROLE_DENIED", metadata={"resource": resource}
+    )

@@ -1,29 +1,43 @@
 """Who should hold a customer: the assignment rules, pure (no I/O).
 
-Applied when a customer appears (customer.created), scans an associate's QR card, or
-loses her associate (hand-over). The storage layer gathers the facts (the associate a
-referral code names, the store's active associates with their book sizes) and applies
-the decision in the event's transaction.
+Applied when a customer appears (customer.created), scans an associate's QR card, is
+transferred, claimed, merged or removed. The use cases gather the facts (the associate a
+referral code names, the store's active associates with their book sizes, who holds her
+now) and apply the decision under her lock; hand-over has its own plan
+(domain.handover) built on the same load measure.
+
+Referral → least-loaded active associate of her home store → the headquarters pool.
 """
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
+from enum import IntEnum
 
-from atelier.events.v1.associate_events_pb2 import AssignmentReason
 
-REFERRAL = AssignmentReason.ASSIGNMENT_REASON_REFERRAL
-STORE_RULE = AssignmentReason.ASSIGNMENT_REASON_STORE_RULE
-HQ_POOL = AssignmentReason.ASSIGNMENT_REASON_HQ_POOL
-TRANSFER = AssignmentReason.ASSIGNMENT_REASON_TRANSFER
-CLAIM = AssignmentReason.ASSIGNMENT_REASON_CLAIM
-HAND_OVER = AssignmentReason.ASSIGNMENT_REASON_HAND_OVER
-CUSTOMER_REMOVED = AssignmentReason.ASSIGNMENT_REASON_CUSTOMER_REMOVED
+class Role(IntEnum):
+    """How an associate holds a customer (the contract's AssignmentRole numbers)."""
+
+    PRIMARY = 1
+    SECONDARY = 2
+
+
+class Reason(IntEnum):
+    """Why a customer is held the way she is (the contract's AssignmentReason numbers)."""
+
+    REFERRAL = 1
+    STORE_RULE = 2
+    HQ_POOL = 3
+    TRANSFER = 4
+    CLAIM = 5
+    HAND_OVER = 6
+    CUSTOMER_REMOVED = 7
+
 
 # Reasons a QR scan may override: placements made by a rule, not by a person or a referral.
-_AUTOMATIC = frozenset({STORE_RULE, HQ_POOL})
+_AUTOMATIC = frozenset({Reason.STORE_RULE, Reason.HQ_POOL})
 
 
 @dataclass(frozen=True)
@@ -40,16 +54,53 @@ class Decision:
     """The associate to bind (None: the headquarters pool) and why."""
 
     associate_id: str | None
-    reason: int
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class Holding:
+    """Who holds one customer now: her primary associate (or the pool) and secondaries."""
+
+    primary: str | None
+    primary_reason: int | None
+    primary_since: datetime | None
+    secondaries: tuple[str, ...]
+    pool_reason: int | None
+    pool_since: datetime | None
+
+    @property
+    def in_pool(self) -> bool:
+        return self.pool_reason is not None
+
+    @property
+    def holders(self) -> set[str]:
+        return {a for a in (self.primary, *self.secondaries) if a}
+
+
+NOBODY = Holding(None, None, None, (), None, None)
+
+
+@dataclass(frozen=True)
+class AssignmentChange:
+    """One change of who holds a customer: one history row and one assignment_changed
+    event. Ids are bare; `store` is the new holder's store name ('' when nobody)."""
+
+    customer_id: str
+    role: Role
+    previous: str
+    associate: str
+    store: str
+    reason: Reason
+    note: str
 
 
 def load(book_size: int, capacity: int) -> float:
-    # Capacity 0 means "takes no new clients from the rule"; she ranks after everyone.
+    # Capacity 0 means "takes no new customers from the rule"; she ranks after everyone.
     return book_size / capacity if capacity > 0 else float("inf")
 
 
 def least_loaded(candidates: Iterable[Candidate]) -> Candidate | None:
-    """Fewest clients relative to capacity; ties go to the smallest associate id, so
+    """Fewest customers relative to capacity; ties go to the smallest associate id, so
     replicas and replays agree."""
     eligible = [c for c in candidates if c.capacity > 0]
     if not eligible:
@@ -57,18 +108,16 @@ def least_loaded(candidates: Iterable[Candidate]) -> Candidate | None:
     return min(eligible, key=lambda c: (load(c.book_size, c.capacity), c.associate_id))
 
 
-def for_new_customer(
-    *, referral: str | None, home_store: str, candidates: Sequence[Candidate]
-) -> Decision:
+def for_new_customer(*, referral: str | None, home_store: str, candidates: Sequence[Candidate]) -> Decision:
     """Rule 1 (an active associate named by the referral code or who created her), else
     rule 2 (the home store's least-loaded active associate), else rule 3 (the pool)."""
     if referral:
-        return Decision(referral, REFERRAL)
+        return Decision(referral, Reason.REFERRAL)
     if home_store:
         best = least_loaded(candidates)
         if best is not None:
-            return Decision(best.associate_id, STORE_RULE)
-    return Decision(None, HQ_POOL)
+            return Decision(best.associate_id, Reason.STORE_RULE)
+    return Decision(None, Reason.HQ_POOL)
 
 
 def scan_binds(current_primary: str | None, current_reason: int | None, scanned: str) -> bool:
@@ -79,21 +128,55 @@ def scan_binds(current_primary: str | None, current_reason: int | None, scanned:
     return current_primary is None or current_reason in _AUTOMATIC
 
 
-def spread(customers: Sequence[str], candidates: Sequence[Candidate]) -> list[tuple[str, str]]:
-    """Hand customers out one by one to whoever is least loaded at that moment (book
-    size counts the ones already handed out). Deterministic: ties by associate id.
-    Returns (customer_id, associate_id) pairs; empty when nobody can take them."""
-    eligible = [c for c in candidates if c.capacity > 0]
-    if not eligible:
-        # Nobody has capacity: still spread evenly rather than parking a whole book.
-        eligible = [Candidate(c.associate_id, c.book_size, 1) for c in candidates]
-    if not eligible:
-        return []
-    heap = [(load(c.book_size, c.capacity), c.associate_id, c.book_size, c.capacity) for c in eligible]
-    heapq.heapify(heap)
-    moves = []
-    for customer_id in customers:
-        _, aid, size, cap = heapq.heappop(heap)
-        moves.append((customer_id, aid))
-        heapq.heappush(heap, (load(size + 1, cap), aid, size + 1, cap))
-    return moves
+def primary_unchanged(current: Holding, associate_id: str | None) -> bool:
+    """Whether she already is held that way (the associate as primary, or the pool)."""
+    return current.primary == associate_id and (associate_id is not None or current.in_pool)
+
+
+def new_primary_changes(
+    current: Holding, customer_id: str, associate_id: str | None, store: str, reason: Reason, note: str
+) -> list[AssignmentChange]:
+    """The changes of making `associate_id` her primary (None: the pool). A secondary
+    promoted to primary ends her secondary holding first."""
+    changes = []
+    if associate_id is not None and associate_id in current.secondaries:
+        changes.append(AssignmentChange(customer_id, Role.SECONDARY, associate_id, "", "", reason, note))
+    changes.append(
+        AssignmentChange(customer_id, Role.PRIMARY, current.primary or "", associate_id or "", store, reason, note)
+    )
+    return changes
+
+
+def holds(current: Holding, associate_id: str) -> bool:
+    """Whether she is already held by that associate, as primary or secondary."""
+    return associate_id == current.primary or associate_id in current.secondaries
+
+
+def removal_changes(current: Holding, customer_id: str, reason: Reason, note: str) -> list[AssignmentChange]:
+    """She no longer exists here (erased, deleted or merged into another customer): every
+    holding ends."""
+    changes = []
+    if current.primary:
+        changes.append(AssignmentChange(customer_id, Role.PRIMARY, current.primary, "", "", reason, note))
+    changes += [AssignmentChange(customer_id, Role.SECONDARY, a, "", "", reason, note) for a in current.secondaries]
+    return changes
+
+
+def followers_after_merge(duplicate: Holding, survivor: Holding) -> tuple[str | None, tuple[str, ...]]:
+    """The duplicate's holders follow her into the survivor where the survivor has room:
+    her primary becomes the survivor's if the survivor has none, her secondaries join.
+    Returns (new primary or None, associates to add as secondaries)."""
+    primary = duplicate.primary if duplicate.primary and not survivor.primary else None
+    return primary, duplicate.secondaries
+
+
+def stores_concerned(role: Role, new_holder_store: str, primary_store: str | None, home_store: str) -> set[str]:
+    """The stores a transfer concerns: the new holder's, and the current primary's (or,
+    for a customer nobody holds, her home store's — pool customers have none).
+    `primary_store`: None when she has no primary associate."""
+    concerned = {new_holder_store}
+    if role is Role.PRIMARY and primary_store is not None:
+        concerned.add(primary_store)
+    elif primary_store is None and home_store:
+        concerned.add(home_store)
+    return concerned

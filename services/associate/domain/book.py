@@ -1,4 +1,5 @@
-"""The client book's `filter` and `order_by` (small AIP-160 / AIP-132 subsets).
+"""The client book: what it shows of a customer (a read model kept from customer events),
+its `filter` and `order_by` (small AIP-160 / AIP-132 subsets).
 
     filter:   tier = TIER_VIP AND tags:"watches" AND role = ASSIGNMENT_ROLE_PRIMARY
     order_by: last_contact desc | lifetime_value desc | next_task asc
@@ -8,10 +9,35 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from enum import IntEnum
 
-from atelier.customer.v1 import customer_pb2
-from atelier.events.v1.associate_events_pb2 import AssignmentRole
 from servicekit.errors import invalid
+
+from .assignment import Role
+
+
+class Tier(IntEnum):
+    """The customer's tier (the customer contract's Tier numbers)."""
+
+    PROSPECT = 1
+    CLIENT = 2
+    VIP = 3
+    VVIP = 4
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """What the book shows of a customer, as her last customer event described her."""
+
+    given_name: str
+    family_name: str
+    preferred_name: str
+    home_store: str
+    tier: int
+    tags: tuple[str, ...]
+
+
+DEFAULT_PAGE_SIZE = 50
 
 _TERM = re.compile(r'^\s*(\w+)\s*(=|:)\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
 
@@ -47,14 +73,14 @@ def parse_filter(text: str) -> BookFilter:
     for term in re.split(r"\s+AND\s+", text.strip()):
         match = _TERM.match(term)
         if not match:
-            raise invalid("filter", f"cannot read {term.strip()!r}; expected e.g. tier = TIER_VIP AND tags:\"watches\"")
+            raise invalid("filter", f'cannot read {term.strip()!r}; expected e.g. tier = TIER_VIP AND tags:"watches"')
         name, op, value = match.groups()
         if value.startswith('"'):
             value = value[1:-1].replace('\\"', '"')
         if name == "tier" and op == "=":
-            tier = _enum(customer_pb2.Tier, "TIER_", value)
+            tier = _enum(Tier, "TIER_", value)
         elif name == "role" and op == "=":
-            role = _enum(AssignmentRole, "ASSIGNMENT_ROLE_", value)
+            role = _enum(Role, "ASSIGNMENT_ROLE_", value)
         elif name == "tags":
             tags.append(value.lower())
         else:
@@ -62,18 +88,16 @@ def parse_filter(text: str) -> BookFilter:
     return BookFilter(tier=tier, role=role, tags=tuple(tags))
 
 
-def _enum(enum, prefix: str, value: str) -> int:
+def _enum(enum: type[IntEnum], prefix: str, value: str) -> int:
+    """The member a filter value names, with or without the contract's prefix
+    (`VIP` or `TIER_VIP`)."""
     name = value.upper()
-    if not name.startswith(prefix):
-        name = prefix + name
-    try:
-        number = enum.Value(name)
-    except ValueError:
-        number = 0
-    if number == 0:
-        allowed = ", ".join(n for n in enum.keys() if not n.endswith("UNSPECIFIED"))
+    name = name.removeprefix(prefix)
+    member = enum.__members__.get(name)
+    if member is None:
+        allowed = ", ".join(prefix + n for n in enum.__members__)
         raise invalid("filter", f"unknown value {value!r}; one of {allowed}")
-    return number
+    return int(member)
 
 
 def parse_order(text: str) -> Order:

@@ -2,50 +2,22 @@
 
 Every change of one customer runs under a transaction-scoped advisory lock on her id, so
 concurrent rules, transfers and claims for the same customer serialise (the partial
-unique index on primaries is the last word). Book sizes are maintained here with every
-change of a primary.
+unique index on primaries is the last word). Book sizes move with every primary added or
+dropped. The set-based variants used by hand-over (many customers per statement) are in
+storage.hand_overs.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from atelier.events.v1 import associate_events_pb2 as ev
-
-PRIMARY = ev.AssignmentRole.ASSIGNMENT_ROLE_PRIMARY
-SECONDARY = ev.AssignmentRole.ASSIGNMENT_ROLE_SECONDARY
-
-
-@dataclass(frozen=True)
-class Holding:
-    primary: str | None
-    primary_reason: int | None
-    primary_since: datetime | None
-    secondaries: tuple[str, ...]
-    pool_reason: int | None
-    pool_since: datetime | None
-
-    @property
-    def in_pool(self) -> bool:
-        return self.pool_reason is not None
-
-
-@dataclass(frozen=True)
-class Change:
-    """One row of history and one assignment_changed event."""
-
-    customer_id: str
-    role: int
-    previous: str
-    associate: str
-    store: str
-    reason: int
-    note: str
-
+from ..domain.assignment import AssignmentChange, Holding, Role
+from .statements import Position, as_rows
 
 _LOCK = sa.text("SELECT pg_advisory_xact_lock(hashtext('assignment:' || :c))")
 _HOLDING = sa.text(
@@ -54,6 +26,27 @@ _HOLDING = sa.text(
     FROM assignments a WHERE a.customer_id = :c
     UNION ALL
     SELECT NULL, NULL, NULL, NULL, p.reason, p.since FROM hq_pool p WHERE p.customer_id = :c
+    """
+)
+_PRIMARY = sa.text("SELECT associate_id FROM assignments WHERE customer_id = :c AND role = 1")
+_DROP_PRIMARY = sa.text(
+    """
+    WITH dropped AS (DELETE FROM assignments WHERE customer_id = :c AND role = 1 RETURNING associate_id)
+    UPDATE associates s SET book_size = s.book_size - 1 FROM dropped WHERE s.id = dropped.associate_id
+    """
+)
+_DROP_SECONDARY = sa.text("DELETE FROM assignments WHERE customer_id = :c AND associate_id = :a AND role = 2")
+_ADD = sa.text("INSERT INTO assignments (customer_id, associate_id, role, reason) VALUES (:c, :a, :role, :reason)")
+_BOOK = sa.text("UPDATE associates SET book_size = book_size + 1 WHERE id = :a")
+_POOL_IN = sa.text(
+    "INSERT INTO hq_pool (customer_id, reason) VALUES (:c, :reason) "
+    "ON CONFLICT (customer_id) DO UPDATE SET reason = EXCLUDED.reason"
+)
+_POOL_OUT = sa.text("DELETE FROM hq_pool WHERE customer_id = :c")
+_HISTORY = sa.text(
+    """
+    INSERT INTO assignment_history (customer_id, role, previous_associate, associate, reason, note, actor)
+    VALUES (:c, :role, :previous, :associate, :reason, :note, :actor)
     """
 )
 
@@ -68,108 +61,75 @@ async def holding(conn: AsyncConnection, customer_id: str) -> Holding:
     for r in await conn.execute(_HOLDING, {"c": customer_id}):
         if r.pool_reason is not None:
             pool_reason, pool_since = r.pool_reason, r.pool_since
-        elif r.role == PRIMARY:
+        elif r.role == Role.PRIMARY:
             primary, reason, since = r.associate_id, r.reason, r.since
         else:
             secondaries.append(r.associate_id)
     return Holding(primary, reason, since, tuple(sorted(secondaries)), pool_reason, pool_since)
 
 
-_STORE_OF = sa.text("SELECT store_id FROM associates WHERE id = :id")
-_DROP_PRIMARY = sa.text("DELETE FROM assignments WHERE customer_id = :c AND role = 1 RETURNING associate_id")
-_DROP_ROW = sa.text("DELETE FROM assignments WHERE customer_id = :c AND associate_id = :a RETURNING role")
-_ADD = sa.text(
-    "INSERT INTO assignments (customer_id, associate_id, role, reason) VALUES (:c, :a, :role, :reason)"
-)
-_BOOK = sa.text("UPDATE associates SET book_size = book_size + :d WHERE id = :a")
-_POOL_IN = sa.text(
-    "INSERT INTO hq_pool (customer_id, reason) VALUES (:c, :reason) "
-    "ON CONFLICT (customer_id) DO UPDATE SET reason = EXCLUDED.reason"
-)
-_POOL_OUT = sa.text("DELETE FROM hq_pool WHERE customer_id = :c")
-_HISTORY = sa.text(
-    """
-    INSERT INTO assignment_history (customer_id, role, previous_associate, associate, reason, note, actor)
-    VALUES (:c, :role, :previous, :associate, :reason, :note, :actor)
-    """
-)
+async def primary_of(conn: AsyncConnection, customer_id: str) -> str:
+    """Her primary associate (bare), '' when nobody holds her."""
+    return str((await conn.execute(_PRIMARY, {"c": customer_id})).scalar() or "")
 
 
-async def store_of(conn: AsyncConnection, associate_id: str) -> str:
-    return (await conn.execute(_STORE_OF, {"id": associate_id})).scalar_one_or_none() or ""
+async def drop_primary(conn: AsyncConnection, customer_id: str) -> None:
+    """Her primary holding ends; that associate's book shrinks."""
+    await conn.execute(_DROP_PRIMARY, {"c": customer_id})
 
 
-async def set_primary(
-    conn: AsyncConnection, customer_id: str, associate_id: str | None, reason: int, note: str, actor: str
-) -> list[Change]:
-    """Make `associate_id` her primary (None: the pool). Call under `lock`. Returns the
-    changes made (none when she already is held that way)."""
-    current = await holding(conn, customer_id)
-    if current.primary == associate_id and (associate_id is not None or current.in_pool):
-        return []
-    changes: list[Change] = []
-    previous = ""
-    dropped = (await conn.execute(_DROP_PRIMARY, {"c": customer_id})).scalar_one_or_none()
-    if dropped:
-        previous = dropped
-        await conn.execute(_BOOK, {"d": -1, "a": dropped})
-    store = ""
-    if associate_id is None:
-        await conn.execute(_POOL_IN, {"c": customer_id, "reason": reason})
-    else:
-        await conn.execute(_POOL_OUT, {"c": customer_id})
-        if associate_id in current.secondaries:
-            # Promoted from secondary: the secondary holding ends with the promotion.
-            await conn.execute(_DROP_ROW, {"c": customer_id, "a": associate_id})
-            changes.append(Change(customer_id, SECONDARY, associate_id, "", "", reason, note))
-        await conn.execute(_ADD, {"c": customer_id, "a": associate_id, "role": PRIMARY, "reason": reason})
-        await conn.execute(_BOOK, {"d": 1, "a": associate_id})
-        store = f"stores/{await store_of(conn, associate_id)}"
-    changes.append(Change(customer_id, PRIMARY, previous, associate_id or "", store, reason, note))
-    await _history(conn, changes, actor)
-    return changes
+async def drop_secondary(conn: AsyncConnection, customer_id: str, associate_id: str) -> None:
+    await conn.execute(_DROP_SECONDARY, {"c": customer_id, "a": associate_id})
 
 
-async def add_secondary(
-    conn: AsyncConnection, customer_id: str, associate_id: str, reason: int, note: str, actor: str
-) -> list[Change]:
-    current = await holding(conn, customer_id)
-    if associate_id == current.primary or associate_id in current.secondaries:
-        return []
-    await conn.execute(_ADD, {"c": customer_id, "a": associate_id, "role": SECONDARY, "reason": reason})
-    store = f"stores/{await store_of(conn, associate_id)}"
-    changes = [Change(customer_id, SECONDARY, "", associate_id, store, reason, note)]
-    await _history(conn, changes, actor)
-    return changes
+async def add_primary(conn: AsyncConnection, customer_id: str, associate_id: str, reason: int) -> None:
+    """She becomes that associate's primary customer; the associate's book grows."""
+    await conn.execute(_ADD, {"c": customer_id, "a": associate_id, "role": Role.PRIMARY, "reason": reason})
+    await conn.execute(_BOOK, {"a": associate_id})
 
 
-async def remove_all(conn: AsyncConnection, customer_id: str, reason: int, note: str, actor: str) -> list[Change]:
-    """She no longer exists here (erased, or merged into another customer)."""
-    current = await holding(conn, customer_id)
-    changes = []
-    if current.primary:
-        await conn.execute(_DROP_PRIMARY, {"c": customer_id})
-        await conn.execute(_BOOK, {"d": -1, "a": current.primary})
-        changes.append(Change(customer_id, PRIMARY, current.primary, "", "", reason, note))
-    for aid in current.secondaries:
-        await conn.execute(_DROP_ROW, {"c": customer_id, "a": aid})
-        changes.append(Change(customer_id, SECONDARY, aid, "", "", reason, note))
-    if current.in_pool:
-        await conn.execute(_POOL_OUT, {"c": customer_id})
-    await _history(conn, changes, actor)
-    return changes
+async def add_secondary(conn: AsyncConnection, customer_id: str, associate_id: str, reason: int) -> None:
+    await conn.execute(_ADD, {"c": customer_id, "a": associate_id, "role": Role.SECONDARY, "reason": reason})
 
 
-async def _history(conn: AsyncConnection, changes: list[Change], actor: str) -> None:
+async def to_pool(conn: AsyncConnection, customer_id: str, reason: int) -> None:
+    await conn.execute(_POOL_IN, {"c": customer_id, "reason": reason})
+
+
+async def out_of_pool(conn: AsyncConnection, customer_id: str) -> None:
+    await conn.execute(_POOL_OUT, {"c": customer_id})
+
+
+async def record_history(conn: AsyncConnection, changes: Sequence[AssignmentChange], actor: str) -> None:
     if changes:
         await conn.execute(
             _HISTORY,
             [
-                {"c": c.customer_id, "role": c.role, "previous": c.previous, "associate": c.associate,
-                 "reason": c.reason, "note": c.note, "actor": actor}
+                {
+                    "c": c.customer_id,
+                    "role": c.role,
+                    "previous": c.previous,
+                    "associate": c.associate,
+                    "reason": c.reason,
+                    "note": c.note,
+                    "actor": actor,
+                }
                 for c in changes
             ],
         )
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: int
+    customer_id: str
+    role: int
+    previous_associate: str
+    associate: str
+    reason: int
+    note: str
+    actor: str
+    change_time: datetime
 
 
 _HISTORY_PAGE = sa.text(
@@ -180,10 +140,17 @@ _HISTORY_PAGE = sa.text(
 )
 
 
-async def history_page(conn: AsyncConnection, customer_id: str, before: int | None, limit: int) -> list:
-    return (
-        await conn.execute(_HISTORY_PAGE, {"c": customer_id, "before": before or 2**63 - 1, "limit": limit})
-    ).all()
+async def history_page(conn: AsyncConnection, customer_id: str, after: Position, limit: int) -> list[HistoryRow]:
+    """Newest first; `after`: (the id of the last change seen,)."""
+    params = {"c": customer_id, "before": after[0] if after else 2**63 - 1, "limit": limit}
+    return as_rows(HistoryRow, (await conn.execute(_HISTORY_PAGE, params)).all())
+
+
+@dataclass(frozen=True)
+class PooledRow:
+    customer_id: str
+    reason: int
+    since: datetime
 
 
 _POOL_PAGE = sa.text(
@@ -195,6 +162,6 @@ _POOL_PAGE = sa.text(
 )
 
 
-async def pool_page(conn: AsyncConnection, after: list | None, limit: int) -> list:
+async def pool_page(conn: AsyncConnection, after: Position, limit: int) -> list[PooledRow]:
     t, c = after if after else ("-infinity", "")
-    return (await conn.execute(_POOL_PAGE, {"t": t, "c": c, "limit": limit})).all()
+    return as_rows(PooledRow, (await conn.execute(_POOL_PAGE, {"t": t, "c": c, "limit": limit})).all())

@@ -3,6 +3,7 @@ customer events (never read from the customer service per row), and the book que
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -10,8 +11,10 @@ from functools import lru_cache
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import TextClause
 
-from ..domain.book import BookFilter, Order
+from ..domain.book import BookFilter, CustomerProfile, Order
+from .statements import Position, as_rows
 
 _UPSERT_PROFILE = sa.text(
     """
@@ -25,13 +28,17 @@ _UPSERT_PROFILE = sa.text(
 ).bindparams(sa.bindparam("tags", type_=ARRAY(sa.Text)))
 
 
-async def upsert_profile(conn: AsyncConnection, customer_id: str, customer) -> None:
+async def upsert_profile(conn: AsyncConnection, customer_id: str, profile: CustomerProfile) -> None:
     await conn.execute(
         _UPSERT_PROFILE,
         {
-            "c": customer_id, "given": customer.given_name, "family": customer.family_name,
-            "preferred": customer.preferred_name, "home": customer.home_store, "tier": customer.tier,
-            "tags": list(customer.tags),
+            "c": customer_id,
+            "given": profile.given_name,
+            "family": profile.family_name,
+            "preferred": profile.preferred_name,
+            "home": profile.home_store,
+            "tier": profile.tier,
+            "tags": list(profile.tags),
         },
     )
 
@@ -122,7 +129,7 @@ _HOME = sa.text("SELECT home_store FROM book_customers WHERE customer_id = :c")
 
 
 async def home_store(conn: AsyncConnection, customer_id: str) -> str:
-    return (await conn.execute(_HOME, {"c": customer_id})).scalar_one_or_none() or ""
+    return str((await conn.execute(_HOME, {"c": customer_id})).scalar_one_or_none() or "")
 
 
 # The sort key is one ascending float: descending orders negate it, customers without a
@@ -169,12 +176,43 @@ ORDER BY p.sort_key, p.customer_id, p.associate_id
 """
 
 
+@dataclass(frozen=True)
+class BookRow:
+    """One customer of a book, with what the read model knows of her (None: nothing yet)."""
+
+    customer_id: str
+    associate_id: str
+    role: int
+    sort_key: float
+    given_name: str | None
+    family_name: str | None
+    preferred_name: str | None
+    home_store: str | None
+    tier: int | None
+    tags: list[str] | None
+    last_purchase_time: datetime | None
+    last_purchase_total: Decimal | None
+    last_purchase_currency: str | None
+    lifetime_value: Decimal | None
+    currency: str | None
+    order_count: int | None
+    other_currency_orders: int | None
+    last_contact_time: datetime | None
+    upcoming_appointment_time: datetime | None
+    next_task_id: str | None
+    next_task_due_time: datetime | None
+
+
 @lru_cache(maxsize=256)
-def _statement(by_associate: bool, tier: bool, role: bool, tags: bool, after: bool, key: str, descending: bool):
+def _statement(
+    by_associate: bool, tier: bool, role: bool, tags: bool, after: bool, key: str, descending: bool
+) -> TextClause:
     """One compiled statement per query shape (SQLAlchemy and the server-side prepared
     statement are both reused across calls)."""
-    holders = "a.associate_id = :associate" if by_associate else (
-        "a.associate_id IN (SELECT id FROM associates WHERE store_id = :store)"
+    holders = (
+        "a.associate_id = :associate"
+        if by_associate
+        else ("a.associate_id IN (SELECT id FROM associates WHERE store_id = :store)")
     )
     where = [holders]
     if tier:
@@ -190,15 +228,25 @@ def _statement(by_associate: bool, tier: bool, role: bool, tags: bool, after: bo
             f"(COALESCE({sign}{sort}, 'Infinity'::double precision), a.customer_id, a.associate_id) "
             "> (CAST(:k AS double precision), :c, :a)"
         )
-    next_due = _NEXT_DUE.format(holders=holders.replace("a.associate_id", "k.associate_id")) if key == "next_task_due_time" else ""
+    next_due = (
+        _NEXT_DUE.format(holders=holders.replace("a.associate_id", "k.associate_id"))
+        if key == "next_task_due_time"
+        else ""
+    )
     return sa.text(_BOOK.format(sign=sign, sort=sort, next_due=next_due, where=" AND ".join(where)))
 
 
 async def page(
-    conn: AsyncConnection, *, associate: str | None, store: str | None, flt: BookFilter, order: Order,
-    after: list | None, limit: int,
-) -> list:
-    params: dict = {"limit": limit}
+    conn: AsyncConnection,
+    *,
+    associate: str | None,
+    store: str | None,
+    flt: BookFilter,
+    order: Order,
+    after: Position,
+    limit: int,
+) -> list[BookRow]:
+    params: dict[str, object] = {"limit": limit}
     if associate is not None:
         params["associate"] = associate
     else:
@@ -212,7 +260,12 @@ async def page(
     if after is not None:
         params["k"], params["c"], params["a"] = after
     stmt = _statement(
-        associate is not None, flt.tier is not None, flt.role is not None, bool(flt.tags), after is not None,
-        order.key, order.descending,
+        associate is not None,
+        flt.tier is not None,
+        flt.role is not None,
+        bool(flt.tags),
+        after is not None,
+        order.key,
+        order.descending,
     )
-    return (await conn.execute(stmt, params)).all()
+    return as_rows(BookRow, (await conn.execute(stmt, params)).all())

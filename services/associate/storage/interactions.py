@@ -9,7 +9,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.task_access import bare
+from ..domain.interactions import Interaction
+from ..domain.names import bare
 
 _INSERT = sa.text(
     """
@@ -18,44 +19,36 @@ _INSERT = sa.text(
     ON CONFLICT (interaction) DO NOTHING
     """
 )
+_LAST_BEFORE = sa.text("SELECT max(occur_time) FROM interaction_log WHERE customer_id = :cid AND occur_time <= :at")
+_REPOINT = sa.text("UPDATE interaction_log SET customer_id = :s WHERE customer_id = :d")
+_FORGET = sa.text("DELETE FROM interaction_log WHERE customer_id = :cid")
 
 
-async def record(
-    conn: AsyncConnection,
-    *,
-    name: str,
-    customer_id: str,
-    kind: int,
-    direction: int,
-    channel: int,
-    store: str,
-    associate: str,
-    occur_time: datetime,
-) -> None:
+async def record(conn: AsyncConnection, it: Interaction) -> None:
     await conn.execute(
         _INSERT,
         {
-            "name": name, "cid": customer_id, "kind": kind, "direction": direction, "channel": channel,
-            "store": bare(store, "stores"), "associate": bare(associate, "associates"), "at": occur_time,
+            "name": it.name,
+            "cid": it.customer_id,
+            "kind": it.kind,
+            "direction": it.direction,
+            "channel": it.channel,
+            "store": bare(it.store, "stores"),
+            "associate": bare(it.associate, "associates"),
+            "at": it.occur_time,
         },
     )
 
 
-_LAST_BEFORE = sa.text(
-    "SELECT max(occur_time) FROM interaction_log WHERE customer_id = :cid AND occur_time <= :at"
-)
-
-
 async def last_before(conn: AsyncConnection, customer_id: str, at: datetime) -> datetime | None:
-    return (await conn.execute(_LAST_BEFORE, {"cid": customer_id, "at": at})).scalar()
+    found: datetime | None = (await conn.execute(_LAST_BEFORE, {"cid": customer_id, "at": at})).scalar()
+    return found
 
 
 async def repoint(conn: AsyncConnection, duplicate: str, survivor: str) -> None:
     """A merge: what was known of the duplicate now belongs to the survivor."""
-    await conn.execute(
-        sa.text("UPDATE interaction_log SET customer_id = :s WHERE customer_id = :d"), {"s": survivor, "d": duplicate}
-    )
+    await conn.execute(_REPOINT, {"s": survivor, "d": duplicate})
 
 
 async def forget(conn: AsyncConnection, customer_id: str) -> None:
-    await conn.execute(sa.text("DELETE FROM interaction_log WHERE customer_id = :cid"), {"cid": customer_id})
+    await conn.execute(_FORGET, {"cid": customer_id})

@@ -7,11 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.task_access import FigureScope
+from ..domain.access import FigureScope
+from .statements import Filter, Position, as_row, as_rows, by_id, first
 
 _COLUMNS = """a.id, a.purchase, a.customer_id, a.order_id, a.channel, a.store_id, a.currency, a.amount,
 a.order_time, a.associate_id, a.basis, a.customer_created, a.version, a.create_time, a.update_time"""
@@ -22,7 +24,9 @@ _CORRECTIONS = """COALESCE((SELECT json_agg(json_build_array(c.previous_associat
 
 
 @dataclass(frozen=True)
-class AttributionRow:
+class Entry:
+    """What a ledger entry says: ids bare, `associate_id` '' when nobody is credited."""
+
     id: str
     purchase: str
     customer_id: str
@@ -35,21 +39,17 @@ class AttributionRow:
     associate_id: str
     basis: int
     customer_created: bool
+
+
+@dataclass(frozen=True)
+class AttributionRow(Entry):
+    """An entry as stored: its version and its corrections."""
+
     version: int
     create_time: datetime
     update_time: datetime
-    corrections: list
-
-
-def _row(r) -> AttributionRow:
-    return AttributionRow(**r._mapping)
-
-
-_PRIMARY = sa.text("SELECT associate_id FROM assignments WHERE customer_id = :cid AND role = 1")
-
-
-async def primary_associate(conn: AsyncConnection, customer_id: str) -> str:
-    return (await conn.execute(_PRIMARY, {"cid": customer_id})).scalar() or ""
+    # (previous associate, associate, reason, actor, time as ISO text), oldest first.
+    corrections: list[list[Any]]
 
 
 _INSERT = sa.text(
@@ -57,8 +57,8 @@ _INSERT = sa.text(
     WITH a AS (
         INSERT INTO attributions (id, purchase, customer_id, order_id, channel, store_id, currency, amount,
                                   order_time, associate_id, basis, customer_created)
-        VALUES (:id, :purchase, :cid, :order_id, :channel, :store, :currency, :amount, :order_time,
-                :associate, :basis, :customer_created)
+        VALUES (:id, :purchase, :customer_id, :order_id, :channel, :store_id, :currency, :amount, :order_time,
+                :associate_id, :basis, :customer_created)
         ON CONFLICT (purchase) DO NOTHING
         RETURNING *
     )
@@ -67,19 +67,17 @@ _INSERT = sa.text(
 )
 
 
-async def insert(conn: AsyncConnection, **values) -> AttributionRow | None:
+async def insert(conn: AsyncConnection, entry: Entry) -> AttributionRow | None:
     """The new entry, or None when the purchase is already in the ledger."""
-    r = (await conn.execute(_INSERT, values)).first()
-    return _row(r) if r else None
+    r = (await conn.execute(_INSERT, vars(entry))).first()
+    return as_row(AttributionRow, r) if r else None
 
 
-_GET = sa.text(f"SELECT {_COLUMNS}, {_CORRECTIONS} FROM attributions a WHERE a.id = :id")
-_GET_LOCKED = sa.text(f"SELECT {_COLUMNS}, {_CORRECTIONS} FROM attributions a WHERE a.id = :id FOR UPDATE OF a")
+_GET, _GET_LOCKED = by_id(f"SELECT {_COLUMNS}, {_CORRECTIONS} FROM attributions a", "a.id", "FOR UPDATE OF a")
 
 
 async def get(conn: AsyncConnection, attribution_id: str, *, lock: bool = False) -> AttributionRow | None:
-    r = (await conn.execute(_GET_LOCKED if lock else _GET, {"id": attribution_id})).first()
-    return _row(r) if r else None
+    return await first(conn, AttributionRow, _GET_LOCKED if lock else _GET, id=attribution_id)
 
 
 _CORRECT = sa.text(
@@ -97,12 +95,17 @@ _CORRECT = sa.text(
 async def correct(
     conn: AsyncConnection, attribution_id: str, *, previous: str, associate: str, reason: str, actor: str, basis: int
 ) -> AttributionRow:
-    await conn.execute(
-        _CORRECT,
-        {"id": attribution_id, "previous": previous, "associate": associate, "reason": reason, "actor": actor,
-         "basis": basis},
-    )
-    return await get(conn, attribution_id)
+    params = {
+        "id": attribution_id,
+        "previous": previous,
+        "associate": associate,
+        "reason": reason,
+        "actor": actor,
+        "basis": basis,
+    }
+    await conn.execute(_CORRECT, params)
+    # Read back in the same transaction: the audit row is visible to the next statement.
+    return as_row(AttributionRow, (await conn.execute(_GET, {"id": attribution_id})).one())
 
 
 _SET_AMOUNT = sa.text(
@@ -116,44 +119,30 @@ async def set_amount(conn: AsyncConnection, purchase: str, amount: Decimal) -> N
     await conn.execute(_SET_AMOUNT, {"purchase": purchase, "amount": amount})
 
 
+_REPOINT = sa.text("UPDATE attributions SET customer_id = :s WHERE customer_id = :d")
+
+
 async def repoint_customer(conn: AsyncConnection, duplicate: str, survivor: str) -> None:
-    await conn.execute(
-        sa.text("UPDATE attributions SET customer_id = :s WHERE customer_id = :d"), {"s": survivor, "d": duplicate}
-    )
-
-
-def _scope_sql(scope: FigureScope, params: dict, alias: str = "a") -> str:
-    if scope.associate is not None:
-        params["scope_associate"] = scope.associate
-        return f"{alias}.associate_id = :scope_associate"
-    if scope.store is not None:
-        params["scope_store"] = scope.store
-        return f"{alias}.store_id = :scope_store"
-    return "true"
+    await conn.execute(_REPOINT, {"s": survivor, "d": duplicate})
 
 
 async def list_page(
-    conn: AsyncConnection,
-    *,
-    scope: FigureScope,
-    start: datetime | None,
-    end: datetime | None,
-    after: list | None,
-    limit: int,
+    conn: AsyncConnection, scope: FigureScope, start: datetime | None, end: datetime | None, after: Position, limit: int
 ) -> list[AttributionRow]:
-    params: dict = {"limit": limit}
-    where = [_scope_sql(scope, params)]
+    """Newest order first."""
+    where = Filter(limit)
+    if scope.associate is not None:
+        where.add("a.associate_id = :scope_associate", scope_associate=scope.associate)
+    elif scope.store is not None:
+        where.add("a.store_id = :scope_store", scope_store=scope.store)
     if start is not None:
-        where.append("a.order_time >= :start")
-        params["start"] = start
+        where.add("a.order_time >= :start", start=start)
     if end is not None:
-        where.append("a.order_time < :end")
-        params["end"] = end
+        where.add("a.order_time < :end", end=end)
     if after is not None:
-        where.append("(a.order_time, a.id) < (:after_time, :after_id)")
-        params["after_time"], params["after_id"] = after
+        where.add("(a.order_time, a.id) < (:after_time, :after_id)", after_time=after[0], after_id=after[1])
     sql = (
-        f"SELECT {_COLUMNS}, {_CORRECTIONS} FROM attributions a WHERE {' AND '.join(where)} "
+        f"SELECT {_COLUMNS}, {_CORRECTIONS} FROM attributions a{where.where} "
         "ORDER BY a.order_time DESC, a.id DESC LIMIT :limit"
     )
-    return [_row(r) for r in await conn.execute(sa.text(sql), params)]
+    return as_rows(AttributionRow, (await conn.execute(sa.text(sql), where.params)).all())

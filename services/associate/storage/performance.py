@@ -11,7 +11,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.task_access import FigureScope
+from ..domain.access import FigureScope
 
 # Each figure filtered to one associate, one store, or nothing. The store of an associate
 # (for the assignment figures) is her row in `associates`.
@@ -124,10 +124,3 @@ async def figures(conn: AsyncConnection, scope: FigureScope, start: datetime, en
         store_transactions=int(r.store_transactions),
         store_transactions_known=int(r.store_transactions_known),
     )
-
-
-_ASSOCIATE_STORE = sa.text("SELECT store_id FROM associates WHERE id = :id")
-
-
-async def associate_store(conn: AsyncConnection, associate_id: str) -> str | None:
-    return (await conn.execute(_ASSOCIATE_STORE, {"id": associate_id})).scalar()

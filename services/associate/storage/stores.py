@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -11,67 +14,77 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servicekit.errors import AlreadyExists
 
+from .statements import (
+    Filter,
+    Position,
+    Translate,
+    as_row,
+    as_rows,
+    by_id,
+    constraint,
+    first,
+    guarded,
+    versioned_update,
+)
+
+
+@dataclass(frozen=True)
+class StoreRow:
+    id: str
+    code: str
+    display_name: str
+    time_zone: str
+    region: str
+    weekly_hours: list[dict[str, Any]]
+    exceptions: list[dict[str, Any]]
+    version: int
+    create_time: datetime
+    update_time: datetime
+
+
 _COLUMNS = "id, code, display_name, time_zone, region, weekly_hours, exceptions, version, create_time, update_time"
-_GET = sa.text(f"SELECT {_COLUMNS} FROM stores WHERE id = :id")
-_GET_LOCKED = sa.text(f"SELECT {_COLUMNS} FROM stores WHERE id = :id FOR UPDATE")
+_TYPES = {"weekly_hours": JSONB(), "exceptions": JSONB()}
+_GET, _GET_LOCKED = by_id(f"SELECT {_COLUMNS} FROM stores")
 _INSERT = sa.text(
     f"""
     INSERT INTO stores (id, code, display_name, time_zone, region, weekly_hours, exceptions)
     VALUES (:id, :code, :display_name, :time_zone, :region, :weekly_hours, :exceptions)
     RETURNING {_COLUMNS}
     """
-).bindparams(sa.bindparam("weekly_hours", type_=JSONB), sa.bindparam("exceptions", type_=JSONB))
+).bindparams(*(sa.bindparam(k, type_=t) for k, t in _TYPES.items()))
 
 
-async def get(conn: AsyncConnection, store_id: str, *, lock: bool = False):
-    return (await conn.execute(_GET_LOCKED if lock else _GET, {"id": store_id})).first()
+async def get(conn: AsyncConnection, store_id: str, *, lock: bool = False) -> StoreRow | None:
+    return await first(conn, StoreRow, _GET_LOCKED if lock else _GET, id=store_id)
 
 
-async def insert(conn: AsyncConnection, store_id: str, values: dict) -> Any:
+def _conflict(store_id: str, code: str) -> Translate:
+    def translate(exc: IntegrityError) -> AlreadyExists:
+        if "stores_code_unique" in constraint(exc):
+            return AlreadyExists(f"store code {code} is taken", reason="STORE_CODE_TAKEN", metadata={"code": code})
+        return AlreadyExists(
+            f"stores/{store_id} already exists", reason="STORE_EXISTS", metadata={"resource": f"stores/{store_id}"}
+        )
+
+    return translate
+
+
+async def insert(conn: AsyncConnection, store_id: str, values: Mapping[str, object]) -> StoreRow:
     params = {"id": store_id, "region": "", "weekly_hours": [], "exceptions": [], **values}
-    try:
-        async with conn.begin_nested():
-            return (await conn.execute(_INSERT, params)).one()
-    except IntegrityError as exc:
-        raise _conflict(exc, store_id, values.get("code", "")) from None
+    code = str(values.get("code", ""))
+    return as_row(StoreRow, await guarded(conn, _INSERT, params, _conflict(store_id, code)))
 
 
-def _conflict(exc: IntegrityError, store_id: str, code: str) -> AlreadyExists:
-    if "stores_code_unique" in str(exc.orig):
-        return AlreadyExists(f"store code {code} is taken", reason="STORE_CODE_TAKEN", metadata={"code": code})
-    return AlreadyExists(
-        f"stores/{store_id} already exists", reason="STORE_EXISTS", metadata={"resource": f"stores/{store_id}"}
-    )
+async def update(conn: AsyncConnection, store_id: str, values: Mapping[str, object]) -> StoreRow:
+    statement = versioned_update("stores", _COLUMNS, values, _TYPES)
+    code = str(values.get("code", ""))
+    return as_row(StoreRow, await guarded(conn, statement, {"id": store_id, **values}, _conflict(store_id, code)))
 
 
-_TYPES = {"weekly_hours": JSONB, "exceptions": JSONB}
-
-
-async def update(conn: AsyncConnection, store_id: str, values: dict) -> Any:
-    sets = ", ".join(f"{k} = :{k}" for k in values)
-    stmt = sa.text(
-        f"UPDATE stores SET {sets + ', ' if sets else ''}version = version + 1, update_time = now() "
-        f"WHERE id = :id RETURNING {_COLUMNS}"
-    )
-    binds = [sa.bindparam(k, type_=t) for k, t in _TYPES.items() if k in values]
-    if binds:
-        stmt = stmt.bindparams(*binds)
-    try:
-        async with conn.begin_nested():
-            return (await conn.execute(stmt, {"id": store_id, **values})).one()
-    except IntegrityError as exc:
-        raise _conflict(exc, store_id, values.get("code", "")) from None
-
-
-async def page(conn: AsyncConnection, region: str | None, after: list | None, limit: int) -> list:
-    where, params = [], {"limit": limit}
+async def page(conn: AsyncConnection, region: str | None, after: Position, limit: int) -> list[StoreRow]:
+    where = Filter(limit)
     if region is not None:
-        where.append("region = :region")
-        params["region"] = region
-    if after is not None:
-        where.append("(create_time, id) > (CAST(:t AS timestamptz), :i)")
-        params["t"], params["i"] = after
-    clause = (" WHERE " + " AND ".join(where)) if where else ""
-    stmt = sa.text(f"SELECT {_COLUMNS} FROM stores{clause} ORDER BY create_time, id LIMIT :limit")
-    return (await conn.execute(stmt, params)).all()
-
+        where.add("region = :region", region=region)
+    where.after("(create_time, id)", after)
+    statement = sa.text(f"SELECT {_COLUMNS} FROM stores{where.where} ORDER BY create_time, id LIMIT :limit")
+    return as_rows(StoreRow, (await conn.execute(statement, where.params)).all())

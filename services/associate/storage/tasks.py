@@ -8,17 +8,19 @@ to route a new task; those belong to the assignment capability and are only read
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ..domain.task_access import TaskScope, bare
-from ..domain.task_rules import PlannedTask
-
-OPEN, DONE, SNOOZED, CANCELLED = 1, 2, 3, 4
-ACTIVE = (OPEN, SNOOZED)
+from ..domain.access import TaskScope
+from ..domain.names import bare
+from ..domain.tasks import ImportantDate, PlannedTask, Route, TaskFilter
+from .statements import Filter, Position, as_row, as_rows, by_id, first
 
 _COLUMNS = """id, kind, rule, customer_id, trigger_key, trigger_event, trigger_resource, associate_id,
 store_id, title, channel, due_time, status, snooze_until, outcome_note, complete_time, version,
@@ -48,20 +50,6 @@ class TaskRow:
     update_time: datetime
 
 
-def _row(r) -> TaskRow:
-    return TaskRow(**r._mapping)
-
-
-@dataclass(frozen=True)
-class Route:
-    """Where a customer's new task goes: her primary associate ('' for the store's queue),
-    the store whose staff sees it, and that store's time zone ('' when unknown)."""
-
-    associate_id: str
-    store_id: str
-    time_zone: str
-
-
 _ROUTE = sa.text(
     """
     SELECT COALESCE(a.associate_id, '') AS associate_id,
@@ -89,9 +77,8 @@ async def route(conn: AsyncConnection, customer_id: str, home_store: str = "", f
 _INSERT = sa.text(
     f"""
     INSERT INTO tasks (id, kind, rule, customer_id, trigger_key, trigger_event, trigger_resource,
-                       associate_id, store_id, title, channel, due_time, status, outcome_note, complete_time)
-    VALUES (:id, :kind, :rule, :cid, :key, :event, :resource, :associate, :store, :title, :channel, :due,
-            :status, :note, :complete_time)
+                       associate_id, store_id, title, channel, due_time)
+    VALUES (:id, :kind, :rule, :cid, :key, :event, :resource, :associate, :store, :title, :channel, :due)
     ON CONFLICT ON CONSTRAINT tasks_one_per_trigger DO NOTHING
     RETURNING {_COLUMNS}
     """
@@ -100,7 +87,6 @@ _INSERT = sa.text(
 
 async def insert(
     conn: AsyncConnection,
-    *,
     task_id: str,
     customer_id: str,
     planned: PlannedTask,
@@ -109,29 +95,19 @@ async def insert(
     resource: str = "",
     kind: int | None = None,
 ) -> TaskRow | None:
-    """The new task, or None when this (rule, customer, trigger) already has one."""
-    r = (
-        await conn.execute(
-            _INSERT,
-            {
-                "id": task_id, "kind": kind or planned.kind, "rule": planned.rule, "cid": customer_id,
-                "key": planned.trigger_key, "event": event_id, "resource": resource,
-                "associate": route.associate_id, "store": route.store_id, "title": planned.title,
-                "channel": planned.channel, "due": planned.due_time, "status": OPEN, "note": "",
-                "complete_time": None,
-            },
-        )
-    ).first()
-    return _row(r) if r else None
+    """The new (open) task, or None when this (rule, customer, trigger) already has one.
+    `event_id`, `resource`: what triggered it; `kind`: when not the rule's."""
+    params: dict[str, object] = {"id": task_id, "cid": customer_id, "event": event_id, "resource": resource}
+    params |= {"associate": route.associate_id, "store": route.store_id, "kind": kind or planned.kind}
+    params |= {"rule": planned.rule, "key": planned.trigger_key, "title": planned.title, "channel": planned.channel}
+    return await first(conn, TaskRow, _INSERT, due=planned.due_time, **params)
 
 
-_GET = sa.text(f"SELECT {_COLUMNS} FROM tasks WHERE id = :id")
-_GET_LOCKED = sa.text(f"SELECT {_COLUMNS} FROM tasks WHERE id = :id FOR UPDATE")
+_GET, _GET_LOCKED = by_id(f"SELECT {_COLUMNS} FROM tasks")
 
 
 async def get(conn: AsyncConnection, task_id: str, *, lock: bool = False) -> TaskRow | None:
-    r = (await conn.execute(_GET_LOCKED if lock else _GET, {"id": task_id})).first()
-    return _row(r) if r else None
+    return await first(conn, TaskRow, _GET_LOCKED if lock else _GET, id=task_id)
 
 
 def _visible_now() -> str:
@@ -140,39 +116,27 @@ def _visible_now() -> str:
 
 
 async def list_page(
-    conn: AsyncConnection,
-    *,
-    scope: TaskScope,
-    statuses: list[int],
-    overdue_only: bool,
-    customer_id: str,
-    now: datetime,
-    after: list | None,
-    limit: int,
+    conn: AsyncConnection, scope: TaskScope, flt: TaskFilter, now: datetime, after: Position, limit: int
 ) -> list[TaskRow]:
-    where = []
-    params: dict = {"now": now, "limit": limit}
+    """Soonest due first."""
+    where = Filter(limit)
+    where.add("true", now=now)
     if scope.associate is not None:
-        where.append("associate_id = :associate")
-        params["associate"] = scope.associate
+        where.add("associate_id = :associate", associate=scope.associate)
     if scope.store is not None:
-        where.append("store_id = :store")
-        params["store"] = scope.store
-    if customer_id:
-        where.append("customer_id = :cid")
-        params["cid"] = customer_id
-    if overdue_only:
-        where.append(_visible_now() + " AND due_time < :now")
-    elif statuses:
-        where.append("status = ANY(:statuses)")
-        params["statuses"] = statuses
+        where.add("store_id = :store", store=scope.store)
+    if flt.customer_id:
+        where.add("customer_id = :cid", cid=flt.customer_id)
+    if flt.overdue_only:
+        where.add(_visible_now() + " AND due_time < :now")
+    elif flt.statuses:
+        where.add("status = ANY(:statuses)", statuses=list(flt.statuses))
     else:
-        where.append("status IN (1, 3)")
+        where.add("status IN (1, 3)")
     if after is not None:
-        where.append("(due_time, id) > (:after_due, :after_id)")
-        params["after_due"], params["after_id"] = after
-    sql = f"SELECT {_COLUMNS} FROM tasks WHERE {' AND '.join(where)} ORDER BY due_time, id LIMIT :limit"
-    return [_row(r) for r in await conn.execute(sa.text(sql), params)]
+        where.add("(due_time, id) > (:after_due, :after_id)", after_due=after[0], after_id=after[1])
+    sql = f"SELECT {_COLUMNS} FROM tasks{where.where} ORDER BY due_time, id LIMIT :limit"
+    return as_rows(TaskRow, (await conn.execute(sa.text(sql), where.params)).all())
 
 
 _SET_STATUS = sa.text(
@@ -200,7 +164,7 @@ async def set_status(
             {"id": task_id, "status": status, "note": note, "snooze": snooze_until, "complete_time": complete_time},
         )
     ).one()
-    return _row(r)
+    return as_row(TaskRow, r)
 
 
 _ANSWER_REPLIES = sa.text(
@@ -210,7 +174,7 @@ _ANSWER_REPLIES = sa.text(
     FROM interaction_log i
     WHERE t.rule = 'reply_message' AND t.customer_id = :cid AND t.status IN (1, 3)
       AND i.interaction = t.trigger_resource AND i.occur_time <= :at
-    RETURNING {', '.join('t.' + c.strip() for c in _COLUMNS.split(','))}
+    RETURNING {", ".join("t." + c.strip() for c in _COLUMNS.split(","))}
     """
 )
 
@@ -218,7 +182,7 @@ _ANSWER_REPLIES = sa.text(
 async def answer_replies(conn: AsyncConnection, customer_id: str, answered_at: datetime, note: str) -> list[TaskRow]:
     """Closes her open reply tasks for messages received up to an outbound message."""
     rows = await conn.execute(_ANSWER_REPLIES, {"cid": customer_id, "at": answered_at, "note": note})
-    return [_row(r) for r in rows]
+    return as_rows(TaskRow, rows.all())
 
 
 _MOVE = sa.text(
@@ -230,7 +194,7 @@ _MOVE = sa.text(
 )
 
 
-async def move_open_tasks(conn: AsyncConnection, moves: list[tuple[str, str]], from_associate: str) -> int:
+async def move_open_tasks(conn: AsyncConnection, moves: Sequence[tuple[str, str]], from_associate: str) -> int:
     """Moves the open (and snoozed) tasks of `from_associate` on the given customers to
     their new associates, in one statement; returns how many tasks moved.
 
@@ -252,7 +216,7 @@ async def move_open_tasks(conn: AsyncConnection, moves: list[tuple[str, str]], f
             "from_associate": bare(from_associate, "associates"),
         },
     )
-    return result.rowcount
+    return int(result.rowcount)
 
 
 _UPSERT_CUSTOMER = sa.text(
@@ -265,8 +229,19 @@ _UPSERT_CUSTOMER = sa.text(
 )
 
 
-async def upsert_customer(conn: AsyncConnection, customer_id: str, home_store: str, dates_json: str) -> None:
-    await conn.execute(_UPSERT_CUSTOMER, {"cid": customer_id, "home": bare(home_store, "stores"), "dates": dates_json})
+def _dates_json(dates: Sequence[ImportantDate]) -> str:
+    return json.dumps([{"kind": d.kind, "month": d.month, "day": d.day} for d in dates])
+
+
+def _dates(stored: list[dict[str, Any]] | None) -> list[ImportantDate]:
+    return [ImportantDate(int(d["kind"]), int(d["month"]), int(d["day"])) for d in stored or []]
+
+
+async def upsert_customer(
+    conn: AsyncConnection, customer_id: str, home_store: str, dates: Sequence[ImportantDate]
+) -> None:
+    params = {"cid": customer_id, "home": bare(home_store, "stores"), "dates": _dates_json(dates)}
+    await conn.execute(_UPSERT_CUSTOMER, params)
 
 
 _CANCEL_GREETINGS = sa.text(
@@ -280,31 +255,12 @@ _CANCEL_GREETINGS = sa.text(
 
 
 async def cancel_stale_greetings(
-    conn: AsyncConnection, customer_id: str, rules: list[str], keep: list[str], today: str, note: str
+    conn: AsyncConnection, customer_id: str, rules: Sequence[str], keep: Sequence[str], today: str, note: str
 ) -> list[TaskRow]:
     """Cancels open greetings of coming dates she no longer has (a birthday corrected or
     removed); greetings of days already past stay as they are. Keys are ISO dates."""
-    rows = await conn.execute(
-        _CANCEL_GREETINGS, {"cid": customer_id, "rules": rules, "keep": keep, "today": today, "note": note}
-    )
-    return [_row(r) for r in rows]
-
-
-_CANCEL_CUSTOMER = sa.text(
-    f"""
-    UPDATE tasks SET status = 4, outcome_note = :note, version = version + 1, update_time = now()
-    WHERE customer_id = :cid AND status IN (1, 3)
-    RETURNING {_COLUMNS}
-    """
-)
-
-
-async def cancel_for_customer(conn: AsyncConnection, customer_id: str, note: str) -> list[TaskRow]:
-    return [_row(r) for r in await conn.execute(_CANCEL_CUSTOMER, {"cid": customer_id, "note": note})]
-
-
-async def forget_customer(conn: AsyncConnection, customer_id: str) -> None:
-    await conn.execute(sa.text("DELETE FROM task_customers WHERE customer_id = :cid"), {"cid": customer_id})
+    params = {"cid": customer_id, "rules": list(rules), "keep": list(keep), "today": today, "note": note}
+    return as_rows(TaskRow, (await conn.execute(_CANCEL_GREETINGS, params)).all())
 
 
 _GREETING_SWEEP = sa.text(
@@ -318,8 +274,16 @@ _GREETING_SWEEP = sa.text(
 )
 
 
-async def greeting_candidates(conn: AsyncConnection, after: str, limit: int) -> list:
-    return list(await conn.execute(_GREETING_SWEEP, {"after": after, "limit": limit}))
+@dataclass(frozen=True)
+class DatedCustomer:
+    customer_id: str
+    dates: list[ImportantDate]
+
+
+async def greeting_candidates(conn: AsyncConnection, after: str, limit: int) -> list[DatedCustomer]:
+    """Customers with important dates, by id after `after`."""
+    rows = await conn.execute(_GREETING_SWEEP, {"after": after, "limit": limit})
+    return [DatedCustomer(r.customer_id, _dates(r.important_dates)) for r in rows]
 
 
 _INBOUND_ANSWERED = sa.text(
@@ -359,19 +323,19 @@ _REASSIGN = sa.text(
 )
 
 
-async def follow_assignment(
-    conn: AsyncConnection, customer_id: str, previous: str, associate: str, store: str
-) -> int:
+async def follow_assignment(conn: AsyncConnection, customer_id: str, previous: str, associate: str, store: str) -> int:
     """Her new primary associate takes over her open tasks held by the previous one or
     waiting in the store queue (e.g. a greeting planned before she was assigned)."""
     result = await conn.execute(
         _REASSIGN,
         {
-            "cid": customer_id, "previous": bare(previous, "associates"), "associate": bare(associate, "associates"),
+            "cid": customer_id,
+            "previous": bare(previous, "associates"),
+            "associate": bare(associate, "associates"),
             "store": bare(store, "stores"),
         },
     )
-    return result.rowcount
+    return int(result.rowcount)
 
 
 _MERGE = sa.text(
@@ -419,8 +383,8 @@ async def erase_customer(conn: AsyncConnection, customer_id: str) -> None:
     await conn.execute(sa.text("DELETE FROM task_customers WHERE customer_id = :cid"), {"cid": customer_id})
 
 
-async def important_dates(conn: AsyncConnection, customer_id: str) -> list[dict]:
-    found = (
-        await conn.execute(sa.text("SELECT important_dates FROM task_customers WHERE customer_id = :c"), {"c": customer_id})
-    ).scalar()
-    return list(found or [])
+_DATES = sa.text("SELECT important_dates FROM task_customers WHERE customer_id = :c")
+
+
+async def important_dates(conn: AsyncConnection, customer_id: str) -> list[ImportantDate]:
+    return _dates((await conn.execute(_DATES, {"c": customer_id})).scalar())

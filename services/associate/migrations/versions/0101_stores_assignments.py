@@ -4,6 +4,7 @@ client book read model.
 Revision ID: 0101
 Revises: 0001
 """
+
 from alembic import op
 
 revision = "0101"

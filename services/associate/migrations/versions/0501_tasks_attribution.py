@@ -8,6 +8,7 @@ sibling migration branch, and a task or ledger entry must survive whatever happe
 Revision ID: 0501
 Revises: 0001
 """
+
 from alembic import op
 
 revision = "0501"

@@ -1,0 +1,103 @@
+"""Attribution and access rules, without I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from servicekit.auth import Principal, Role
+from servicekit.errors import PermissionDenied
+from services.associate.domain import access
+from services.associate.domain import attribution as ar
+
+ORDER = datetime(2026, 11, 20, 15, tzinfo=UTC)
+WINDOW = timedelta(days=30)
+
+
+def test_assisting_associate_wins():
+    assert ar.attribute(assisting="a-2", primary="a-1", last_interaction=ORDER, order_time=ORDER, window=WINDOW) == (
+        "a-2",
+        ar.Basis.ASSISTING,
+    )
+
+
+def test_primary_within_window():
+    last = ORDER - timedelta(days=29)
+    assert ar.attribute(assisting="", primary="a-1", last_interaction=last, order_time=ORDER, window=WINDOW) == (
+        "a-1",
+        ar.Basis.PRIMARY,
+    )
+
+
+@pytest.mark.parametrize(
+    "primary,last",
+    [("a-1", ORDER - timedelta(days=31)), ("a-1", None), ("", ORDER), ("a-1", ORDER + timedelta(hours=1))],
+)
+def test_nobody_outside_window_without_contact_or_primary(primary, last):
+    assert ar.attribute(assisting="", primary=primary, last_interaction=last, order_time=ORDER, window=WINDOW) == (
+        "",
+        ar.Basis.NONE,
+    )
+
+
+def test_window_from_env():
+    assert ar.window_from_env({}) == timedelta(days=30)
+    assert ar.window_from_env({"ATELIER_ATTRIBUTION_WINDOW_DAYS": "7"}) == timedelta(days=7)
+    with pytest.raises(ValueError):
+        ar.window_from_env({"ATELIER_ATTRIBUTION_WINDOW_DAYS": "-1"})
+
+
+ASSOC = Principal("associates/a-1", Role.ASSOCIATE, associate_id="a-1", store="stores/paris")
+MANAGER = Principal("staff/m", Role.MANAGER, associate_id="m-1", store="stores/paris")
+HQ = Principal("staff/hq", Role.HQ)
+
+
+def test_task_reach():
+    assert access.can_reach_task(ASSOC, "a-1", "paris")
+    assert not access.can_reach_task(ASSOC, "a-2", "paris")
+    assert not access.can_reach_task(ASSOC, "", "paris")  # the store queue is the manager's
+    assert access.can_reach_task(MANAGER, "a-2", "paris")
+    assert access.can_reach_task(MANAGER, "", "paris")
+    assert not access.can_reach_task(MANAGER, "a-9", "milan")
+    assert access.can_reach_task(HQ, "a-9", "milan")
+
+
+def test_list_scopes():
+    assert access.list_scope(ASSOC, "", "") == access.TaskScope(associate="a-1")
+    with pytest.raises(PermissionDenied):
+        access.list_scope(ASSOC, "store", "")
+    assert access.list_scope(MANAGER, "", "") == access.TaskScope(store="paris")
+    assert access.list_scope(MANAGER, "mine", "") == access.TaskScope(associate="m-1")
+    with pytest.raises(PermissionDenied):
+        access.list_scope(MANAGER, "store", "stores/milan")
+    assert access.list_scope(HQ, "", "") == access.TaskScope()
+    assert access.list_scope(HQ, "store", "stores/milan") == access.TaskScope(store="milan")
+
+
+def test_figures_scope():
+    assert access.parse_scope("") == access.FigureScope()
+    assert access.parse_scope("associates/a-1") == access.FigureScope(associate="a-1")
+    assert access.parse_scope("stores/paris") == access.FigureScope(store="paris")
+    assert access.parse_scope("customers/x") is None
+    access.check_figures(ASSOC, access.FigureScope(associate="a-1"), None)
+    for scope in (access.FigureScope(associate="a-2"), access.FigureScope(store="paris"), access.FigureScope()):
+        with pytest.raises(PermissionDenied):
+            access.check_figures(ASSOC, scope, None)
+    access.check_figures(MANAGER, access.FigureScope(store="paris"), None)
+    access.check_figures(MANAGER, access.FigureScope(associate="a-2"), "paris")
+    with pytest.raises(PermissionDenied):
+        access.check_figures(MANAGER, access.FigureScope(associate="a-3"), "milan")
+    with pytest.raises(PermissionDenied):
+        access.check_figures(MANAGER, access.FigureScope(), None)
+    access.check_figures(HQ, access.FigureScope(), None)
+
+
+def test_corrections_are_for_managers_of_the_store_and_hq():
+    access.check_correct(MANAGER, "paris", "attributions/x")
+    access.check_correct(HQ, "milan", "attributions/x")
+    with pytest.raises(PermissionDenied) as denied:
+        access.check_correct(ASSOC, "paris", "attributions/x")
+    assert denied.value.reason == "ROLE_DENIED"
+    with pytest.raises(PermissionDenied):
+        access.check_correct(MANAGER, "milan", "attributions/x")

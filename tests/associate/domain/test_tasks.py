@@ -1,0 +1,149 @@
+"""The task rules, without I/O: due times in store time zones, DST, leap-day birthdays,
+configuration from the environment."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+
+from atelier.associate.v1 import task_pb2
+from atelier.common.v1 import common_pb2
+from atelier.customer.v1 import customer_pb2
+from services.associate.domain import tasks as rules
+from services.associate.domain.tasks import TaskRuleConfig
+
+CFG = TaskRuleConfig()
+PARIS = rules.zone("Europe/Paris")
+SHANGHAI = rules.zone("Asia/Shanghai")
+NEW_YORK = rules.zone("America/New_York")
+
+
+def utc(*args) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def test_follow_up_purchase_is_due_at_ten_local_time_n_days_later():
+    # 22:30 in Paris on 2 June (summer time, UTC+2) is 20:30 UTC.
+    planned = rules.follow_up_purchase("customers/c/purchases/p", utc(2026, 6, 2, 20, 30), PARIS, CFG)
+    assert planned.rule == rules.FOLLOW_UP_PURCHASE
+    assert planned.kind == task_pb2.TASK_KIND_FOLLOW_UP_PURCHASE
+    assert planned.trigger_key == "customers/c/purchases/p"
+    assert planned.due_time == utc(2026, 6, 5, 8, 0)  # 10:00 Paris summer time
+
+
+def test_local_day_not_utc_day_counts():
+    # 01:30 on 3 June in Shanghai is still 2 June in UTC: day N counts from the local day.
+    planned = rules.follow_up_purchase("p", utc(2026, 6, 2, 17, 30), SHANGHAI, CFG)
+    assert planned.due_time == utc(2026, 6, 6, 2, 0)  # 10:00 on 6 June in Shanghai (UTC+8)
+
+
+def test_follow_up_across_spring_forward_keeps_wall_clock_time():
+    # Visit on Friday 27 March 2026 in Paris (UTC+1); DST starts Sunday 29 March.
+    planned = rules.follow_up_visit("customers/c/interactions/i", utc(2026, 3, 27, 15), PARIS, CFG)
+    assert planned.due_time == utc(2026, 3, 30, 8, 0)  # 10:00 CEST is 08:00 UTC
+    assert planned.rule == rules.FOLLOW_UP_VISIT
+
+
+def test_follow_up_across_fall_back_keeps_wall_clock_time():
+    # New York leaves DST on 1 November 2026.
+    planned = rules.follow_up_visit("i", utc(2026, 10, 30, 18), NEW_YORK, CFG)
+    assert planned.due_time == utc(2026, 11, 2, 15, 0)  # 10:00 EST is 15:00 UTC
+
+
+def test_due_hour_inside_a_dst_gap_resolves_to_a_real_instant():
+    cfg = TaskRuleConfig(follow_up_days=1, local_hour=2)  # 02:00 does not exist on 29 March in Paris
+    planned = rules.follow_up_purchase("p", utc(2026, 3, 28, 12), PARIS, cfg)
+    assert planned.due_time == utc(2026, 3, 29, 1, 0)  # i.e. 03:00 CEST, one hour on
+
+
+def test_unknown_or_missing_zone_is_utc():
+    assert rules.zone("") == rules.zone("UTC")
+    assert rules.zone("Mars/Olympus") == rules.zone("UTC")
+    assert rules.follow_up_purchase("p", utc(2026, 1, 1, 23), rules.zone(""), CFG).due_time == utc(2026, 1, 4, 10)
+
+
+def test_reply_is_due_h_hours_after_the_message_with_its_channel():
+    planned = rules.reply_message(
+        "i", utc(2026, 3, 28, 23, 15), common_pb2.CHANNEL_WECHAT, TaskRuleConfig(reply_hours=4)
+    )
+    assert planned.due_time == utc(2026, 3, 29, 3, 15)
+    assert planned.channel == common_pb2.CHANNEL_WECHAT
+    assert planned.kind == task_pb2.TASK_KIND_REPLY_MESSAGE
+
+
+def test_next_occurrence_of_february_29():
+    assert rules.next_occurrence(2, 29, date(2027, 1, 10)) == date(2027, 2, 28)  # common year
+    assert rules.next_occurrence(2, 29, date(2028, 1, 10)) == date(2028, 2, 29)  # leap year
+    assert rules.next_occurrence(2, 29, date(2027, 3, 1)) == date(2028, 2, 29)
+    assert rules.next_occurrence(2, 29, date(2027, 2, 28)) == date(2027, 2, 28)  # today counts
+
+
+def test_next_occurrence_rolls_to_next_year():
+    assert rules.next_occurrence(11, 20, date(2026, 11, 25)) == date(2027, 11, 20)
+    assert rules.next_occurrence(12, 31, date(2026, 12, 31)) == date(2026, 12, 31)
+
+
+def test_birthday_greeting_m_days_before_at_local_hour():
+    planned = rules.greeting(rules.BIRTHDAY_GREETING, 12, 24, utc(2026, 11, 25, 9), PARIS, CFG)
+    assert planned.trigger_key == "2026-12-24"
+    assert planned.due_time == utc(2026, 12, 17, 9, 0)  # 10:00 CET
+    assert planned.kind == task_pb2.TASK_KIND_BIRTHDAY_GREETING
+
+
+def test_leap_day_birthday_greeted_before_february_28_in_common_years():
+    planned = rules.greeting(rules.BIRTHDAY_GREETING, 2, 29, utc(2027, 1, 5), SHANGHAI, CFG)
+    assert planned.trigger_key == "2027-02-28"
+    assert planned.due_time == utc(2027, 2, 21, 2, 0)  # 10:00 in Shanghai on 21 February
+
+
+def test_greeting_inside_the_window_is_due_now_not_in_the_past():
+    now = utc(2026, 11, 25, 12)
+    planned = rules.greeting(rules.ANNIVERSARY_GREETING, 11, 27, now, PARIS, CFG)
+    assert planned.trigger_key == "2026-11-27"
+    assert planned.due_time == now
+    assert planned.kind == task_pb2.TASK_KIND_ANNIVERSARY_GREETING
+
+
+def test_greeting_uses_the_store_local_date_for_today():
+    # 23:30 UTC on 24 December is already 25 December in Shanghai: this year's is past.
+    planned = rules.greeting(rules.BIRTHDAY_GREETING, 12, 24, utc(2026, 12, 24, 23, 30), SHANGHAI, CFG)
+    assert planned.trigger_key == "2027-12-24"
+
+
+def test_impossible_date_plans_nothing():
+    assert rules.greeting(rules.BIRTHDAY_GREETING, 2, 30, utc(2026, 1, 1), PARIS, CFG) is None
+    assert rules.greeting(rules.BIRTHDAY_GREETING, 13, 1, utc(2026, 1, 1), PARIS, CFG) is None
+
+
+def test_greeting_rule_by_important_date_kind():
+    assert rules.greeting_rule(customer_pb2.IMPORTANT_DATE_KIND_BIRTHDAY) == rules.BIRTHDAY_GREETING
+    assert rules.greeting_rule(customer_pb2.IMPORTANT_DATE_KIND_ANNIVERSARY) == rules.ANNIVERSARY_GREETING
+    assert rules.greeting_rule(customer_pb2.IMPORTANT_DATE_KIND_OTHER) is None
+
+
+def test_appointment_preparation_the_local_day_before():
+    start = utc(2026, 12, 10, 14)  # 15:00 Paris
+    planned = rules.appointment_preparation("appointments/a1", start, utc(2026, 12, 1), PARIS, CFG)
+    assert planned.due_time == utc(2026, 12, 9, 9, 0)
+    assert planned.trigger_key == "appointments/a1"
+    assert planned.kind == task_pb2.TASK_KIND_APPOINTMENT_PREPARATION
+
+
+def test_appointment_booked_at_short_notice_is_prepared_at_once():
+    booked = utc(2026, 12, 10, 9)
+    planned = rules.appointment_preparation("a", utc(2026, 12, 10, 14), booked, PARIS, CFG)
+    assert planned.due_time == booked
+    assert rules.appointment_preparation("a", booked - timedelta(hours=1), booked, PARIS, CFG) is None
+
+
+def test_config_from_environment():
+    cfg = TaskRuleConfig.from_env(
+        {"ATELIER_TASK_FOLLOW_UP_DAYS": "5", "ATELIER_TASK_GREETING_DAYS": "10", "ATELIER_TASK_REPLY_HOURS": "2"}
+    )
+    assert (cfg.follow_up_days, cfg.greeting_days, cfg.reply_hours, cfg.local_hour) == (5, 10, 2, 10)
+    assert TaskRuleConfig.from_env({}) == TaskRuleConfig(3, 7, 24, 10)
+    with pytest.raises(ValueError, match="ATELIER_TASK_FOLLOW_UP_DAYS"):
+        TaskRuleConfig.from_env({"ATELIER_TASK_FOLLOW_UP_DAYS": "three"})
+    with pytest.raises(ValueError, match="ATELIER_TASK_REPLY_HOURS"):
+        TaskRuleConfig.from_env({"ATELIER_TASK_REPLY_HOURS": "0"})
