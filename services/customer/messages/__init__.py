@@ -1,0 +1,1 @@
+"""Rows and domain values to contract messages: replies and event envelopes."""

@@ -81,7 +81,7 @@ _INSERT_CONTACTS = sa.text(
     """
 )
 # A row merging into an existing customer never overwrites what she has: blanks are
-# filled, lists gain what they lack.
+# filled, lists gain what they lack (domain/imports.fold_values's rule, set-based).
 _MERGE_EXISTING = sa.text(
     """
     UPDATE customers c SET
