@@ -17,7 +17,7 @@ from servicekit.uow import Transactions, parse_etag
 
 from ..domain import book as book_query
 from ..domain import staff, stores
-from ..domain.assignment import Role
+from ..domain.assignment import MAX_REASON, Role
 from ..usecases import assignments, associates, book, claims, handover
 from ..usecases import stores as store_cases
 from ..usecases.reads import Page
@@ -172,7 +172,7 @@ class AssociateServicer(associate_service_pb2_grpc.AssociateServiceServicer):
         violations = Violations()
         claim_id = requests.resource_id(violations, name, "claims", "name")
         note = note_text.strip()
-        violations.require(len(note) <= requests.MAX_REASON, "note", f"at most {requests.MAX_REASON} characters")
+        violations.require(len(note) <= MAX_REASON, "note", f"at most {MAX_REASON} characters")
         if not approve:
             violations.require(bool(note), "note", "required: why the claim is rejected")
         violations.raise_if_any()

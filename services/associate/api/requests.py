@@ -1,6 +1,7 @@
 """Reading requests into plain values: resource names, client-chosen ids, request ids,
-etags, page sizes and tokens, times. Each reader reports a bad field in the request's
-Violations (so the caller learns every bad field at once) instead of raising."""
+page sizes and tokens, reasons, times. A reader given the request's Violations reports a
+bad field there (so the caller learns every bad field at once); the others raise
+INVALID_ARGUMENT at once."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from google.protobuf import timestamp_pb2
 from servicekit import idempotency, names, paging
 from servicekit.errors import Violations, invalid
 
+from ..domain.assignment import MAX_REASON
 from ..usecases.reads import Page
-
-MAX_REASON = 1000
 
 
 def resource_id(violations: Violations, name: str, collection: str, field: str) -> str:

@@ -25,14 +25,8 @@ EVENT_TYPES = (
 
 
 async def _profile_changed(uow: UnitOfWork, customer: customer_pb2.Customer) -> None:
-    profile = CustomerProfile(
-        given_name=customer.given_name,
-        family_name=customer.family_name,
-        preferred_name=customer.preferred_name,
-        home_store=customer.home_store,
-        tier=customer.tier,
-        tags=tuple(customer.tags),
-    )
+    names = (customer.given_name, customer.family_name, customer.preferred_name)
+    profile = CustomerProfile(*names, home_store=customer.home_store, tier=customer.tier, tags=tuple(customer.tags))
     await book.profile_changed(uow, customer_id_of(customer.name), profile)
 
 

@@ -48,13 +48,7 @@ def time(ts: timestamp_pb2.Timestamp) -> datetime:
 
 def interaction(event: cev.InteractionRecorded) -> Interaction:
     it = event.interaction
+    customer_id = parse_customer(event.customer)
     return Interaction(
-        name=it.name,
-        customer_id=parse_customer(event.customer),
-        kind=it.kind,
-        direction=it.direction,
-        channel=it.channel,
-        store=it.store,
-        associate=it.associate,
-        occur_time=time(it.occur_time),
+        it.name, customer_id, it.kind, it.direction, it.channel, it.store, it.associate, time(it.occur_time)
     )

@@ -36,6 +36,9 @@ class Reason(IntEnum):
     CUSTOMER_REMOVED = 7
 
 
+# The reason a person gives for a change of holder (a transfer, a claim, its decision).
+MAX_REASON = 1000
+
 # Reasons a QR scan may override: placements made by a rule, not by a person or a referral.
 _AUTOMATIC = frozenset({Reason.STORE_RULE, Reason.HQ_POOL})
 

@@ -19,9 +19,6 @@ class ClaimState(IntEnum):
     REJECTED = 3
 
 
-MAX_REASON = 1000
-
-
 def decision_repeats(state: int, approve: bool, name: str) -> bool:
     """True when a decided claim is decided again the same way (which changes nothing);
     deciding it the other way is refused. False for a pending claim."""

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.access import FigureScope
+from ..domain.attribution import Sale
 from .statements import Filter, Position, as_row, as_rows, by_id, first
 
 _COLUMNS = """a.id, a.purchase, a.customer_id, a.order_id, a.channel, a.store_id, a.currency, a.amount,
@@ -67,10 +68,13 @@ _INSERT = sa.text(
 )
 
 
-async def insert(conn: AsyncConnection, entry: Entry) -> AttributionRow | None:
-    """The new entry, or None when the purchase is already in the ledger."""
-    r = (await conn.execute(_INSERT, vars(entry))).first()
-    return as_row(AttributionRow, r) if r else None
+async def insert(
+    conn: AsyncConnection, entry_id: str, sale: Sale, associate_id: str, basis: int
+) -> AttributionRow | None:
+    """The entry crediting `associate_id` ('' for nobody) with the sale; None when the
+    purchase is already in the ledger."""
+    facts = {k: v for k, v in vars(sale).items() if k != "assisting_id"}
+    return await first(conn, AttributionRow, _INSERT, id=entry_id, associate_id=associate_id, basis=basis, **facts)
 
 
 _GET, _GET_LOCKED = by_id(f"SELECT {_COLUMNS}, {_CORRECTIONS} FROM attributions a", "a.id", "FOR UPDATE OF a")

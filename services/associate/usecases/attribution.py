@@ -29,21 +29,7 @@ async def purchase_recorded(uow: UnitOfWork, sale: Sale, window: timedelta, acto
     associate, basis = attribution.attribute(
         assisting=sale.assisting_id, primary=primary, last_interaction=last, order_time=sale.order_time, window=window
     )
-    entry = ledger.Entry(
-        id=names.new_id(),
-        purchase=sale.purchase,
-        customer_id=sale.customer_id,
-        order_id=sale.order_id,
-        channel=sale.channel,
-        store_id=sale.store_id,
-        currency=sale.currency,
-        amount=sale.amount,
-        order_time=sale.order_time,
-        associate_id=associate,
-        basis=basis,
-        customer_created=sale.customer_created,
-    )
-    row = await ledger.insert(conn, entry)
+    row = await ledger.insert(conn, names.new_id(), sale, associate, basis)
     if row is not None:
         uow.emit(events.attribution_changed(messages.attribution(row), actor))
 

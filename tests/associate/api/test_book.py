@@ -160,8 +160,19 @@ async def test_next_task_comes_from_the_tasks_table(associate_service, associate
         "VALUES (%s, 1, 'manual', %s, 'k', %s, %s, %s)",
         (task_id, ids[0], holder.name.split("/")[1], store.name.split("/")[1], now + timedelta(days=2)),
     )
-    # Part B's rules may have opened follow-ups from the purchases too: the book shows
-    # whichever open task is due first.
+
+    # The task rules open follow-ups from the three purchases too (wait for them, so the
+    # soonest below does not change under the query): the book shows whichever open task
+    # is due first.
+    async def follow_ups():
+        row = await (
+            await adb.execute(
+                "SELECT count(*) FROM tasks WHERE rule = 'follow_up_purchase' AND customer_id = ANY(%s)", (ids,)
+            )
+        ).fetchone()
+        return row[0] == 3
+
+    await eventually(follow_ups)
     soonest = await (
         await adb.execute(
             "SELECT customer_id, id FROM tasks WHERE associate_id = %s AND status IN (1, 3) ORDER BY due_time, id LIMIT 1",

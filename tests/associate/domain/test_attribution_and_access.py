@@ -10,6 +10,7 @@ from servicekit.auth import Principal, Role
 from servicekit.errors import PermissionDenied
 from services.associate.domain import access
 from services.associate.domain import attribution as ar
+from services.associate.domain.periods import period_problem
 
 ORDER = datetime(2026, 11, 20, 15, tzinfo=UTC)
 WINDOW = timedelta(days=30)
@@ -101,3 +102,15 @@ def test_corrections_are_for_managers_of_the_store_and_hq():
     assert denied.value.reason == "ROLE_DENIED"
     with pytest.raises(PermissionDenied):
         access.check_correct(MANAGER, "milan", "attributions/x")
+
+
+def test_store_staff_see_their_own_figures_by_default():
+    assert access.default_figure_scope(ASSOC) == access.FigureScope(associate="a-1")
+    assert access.default_figure_scope(MANAGER) == access.FigureScope(store="paris")
+    assert access.default_figure_scope(HQ) == access.FigureScope()
+
+
+def test_a_reporting_period_ends_after_it_starts_and_spans_at_most_three_years():
+    assert period_problem(ORDER, ORDER + timedelta(days=30)) is None
+    assert period_problem(ORDER, ORDER) == "must be after start_time"
+    assert period_problem(ORDER, ORDER + timedelta(days=4 * 366)) == "a period spans at most 3 years"

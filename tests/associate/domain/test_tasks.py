@@ -10,6 +10,8 @@ import pytest
 from atelier.associate.v1 import task_pb2
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2
+from servicekit.auth import Principal, Role
+from servicekit.errors import FailedPrecondition, InvalidArgument
 from services.associate.domain import tasks as rules
 from services.associate.domain.tasks import TaskRuleConfig
 
@@ -147,3 +149,45 @@ def test_config_from_environment():
         TaskRuleConfig.from_env({"ATELIER_TASK_FOLLOW_UP_DAYS": "three"})
     with pytest.raises(ValueError, match="ATELIER_TASK_REPLY_HOURS"):
         TaskRuleConfig.from_env({"ATELIER_TASK_REPLY_HOURS": "0"})
+
+
+# -- what the task use cases decide, extracted from them ---------------------------------
+
+ASSOC = Principal("associates/a-1", Role.ASSOCIATE, associate_id="a-1", store="stores/paris")
+MANAGER = Principal("staff/m", Role.MANAGER, associate_id="m-1", store="stores/paris")
+DEFAULT = rules.Route("holder", "home", "Europe/Paris")
+
+
+def test_a_task_by_hand_is_for_the_associate_named_or_the_associate_herself():
+    assert rules.manual_assignee(ASSOC, "") == "a-1"
+    assert rules.manual_assignee(MANAGER, "") == ""
+    assert rules.manual_assignee(MANAGER, "a-2") == "a-2"
+
+
+def test_a_task_by_hand_lives_in_the_store_of_whoever_does_it():
+    assert rules.manual_route(MANAGER, "a-2", "", "milan", DEFAULT) == rules.Route("a-2", "milan", "Europe/Paris")
+    assert rules.manual_route(MANAGER, "", "", None, DEFAULT) == rules.Route("holder", "paris", "Europe/Paris")
+    with pytest.raises(InvalidArgument):
+        rules.manual_route(MANAGER, "ghost", "", None, DEFAULT)  # no such associate
+    with pytest.raises(InvalidArgument):
+        rules.manual_route(MANAGER, "a-2", "paris", "milan", DEFAULT)  # she works elsewhere
+
+
+def test_only_open_and_snoozed_tasks_change():
+    rules.check_actionable(rules.TaskStatus.OPEN, "tasks/t")
+    rules.check_actionable(rules.TaskStatus.SNOOZED, "tasks/t")
+    with pytest.raises(FailedPrecondition) as closed:
+        rules.check_actionable(rules.TaskStatus.DONE, "tasks/t")
+    assert closed.value.reason == "TASK_CLOSED" and closed.value.metadata["status"] == "done"
+
+
+def test_a_snooze_is_in_the_future_and_at_most_90_days_ahead():
+    now = utc(2026, 12, 1)
+    assert rules.snooze_problem(now + timedelta(days=1), now) is None
+    assert rules.snooze_problem(now, now) == "must be in the future"
+    assert rules.snooze_problem(now + timedelta(days=91), now) == "at most 90 days ahead"
+
+
+def test_next_years_greeting_is_planned_from_the_day_after_this_occurrence():
+    assert rules.next_greeting_after("2026-03-15", utc(2026, 3, 1)) == utc(2026, 3, 16)
+    assert rules.next_greeting_after("2026-03-15", utc(2026, 4, 1)) == utc(2026, 4, 1)
