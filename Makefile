@@ -11,7 +11,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install up test test-fast lint protos lint-protos bench clean
 
-PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore $(BIN)/python -m pip install -q
+# Quiet installs: no pip upgrade notice, no root-user warning, and not setuptools' notice
+# that every editable install prints ("Editable installation. Please be careful ...").
+PIP := PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore PYTHONWARNINGS="ignore:Editable installation" \
+	$(BIN)/python -m pip install -q
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Python 3.11+ is required (none of python3.13, python3.12, python3.11, python3 is)" >&2; exit 1; }

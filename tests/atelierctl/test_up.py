@@ -328,6 +328,7 @@ def test_makefile_python_probe_is_silent_and_make_up_says_what_it_does(tmp_path:
     assert re.search(r"python3(\.1[1-9])? -m venv \.venv", result.stdout), result.stdout
     assert "python3.13 -m venv" not in result.stdout and "python3.12 -m venv" not in result.stdout
     assert "installing dependencies" in result.stdout
+    assert "pip install -q" in result.stdout and "ignore:Editable installation" in result.stdout
     assert "starting Atelier" in result.stdout
 
 
