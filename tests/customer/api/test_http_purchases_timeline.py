@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import bearer, running_gateway
+from tests.conftest import bearer, running_gateway, start_service
 from tests.customer.support import ago
 
 
@@ -100,14 +100,24 @@ async def test_till_purchase_return_interaction_and_timeline_over_http(http):
     assert "/v1/purchases:record" in spec["paths"]
 
 
-async def test_demo_loads_purchases_and_interactions_idempotently(http, customer_service):
+async def test_demo_loads_purchases_and_interactions_idempotently(infra):
+    """The demo loader (atelierctl) through a gateway in front of both services: purchases
+    in several currencies and both sales channels, interactions, returns; loading the same
+    seed again changes nothing."""
     import psycopg
 
     from atelierctl.demo import _load
+    from services.associate.app import build as build_associate
+    from services.customer.app import build as build_customer
 
-    hq = token("hq")["authorization"].split(" ", 1)[1]
     seed = uuid.uuid4().int % 10**6
-    url = str(http.base_url).rstrip("/")
+    tag = f"demo{seed}"
+    bus = infra.private_bus(tag)
+    customer_service = await start_service(build_customer, infra.service_config(f"{tag}customer", **bus))
+    associate_service = await start_service(build_associate, infra.service_config(f"{tag}associate", **bus))
+
+    def mint(role: str, store: str = "", associate_id: str = "") -> str:
+        return bearer(role, store, associate_id=associate_id)["authorization"].split(" ", 1)[1]
 
     async def counts():
         async with await psycopg.AsyncConnection.connect(customer_service.runtime.config.database_url) as conn:
@@ -126,9 +136,16 @@ async def test_demo_loads_purchases_and_interactions_idempotently(http, customer
             out["currencies"], out["channels"] = await cur.fetchone()
             return out
 
-    loaded = await _load(url, hq, 12, seed, 4)
-    first = await counts()
-    assert loaded > 0 and first["purchases"] > 0 and first["interactions"] > 0
-    assert first["currencies"] > 1 and first["channels"] == 2
-    await _load(url, hq, 12, seed, 4)
-    assert await counts() == first
+    addresses = {"customer": customer_service.address, "associate": associate_service.address}
+    try:
+        async with running_gateway(addresses) as client:
+            url = str(client.base_url).rstrip("/")
+            loaded = await _load(url, mint, 12, seed, 4, lambda _: None)
+            first = await counts()
+            assert loaded.purchases > 0 and first["purchases"] > 0 and first["interactions"] > 0
+            assert first["currencies"] > 1 and first["channels"] == 2
+            await _load(url, mint, 12, seed, 4, lambda _: None)
+            assert await counts() == first
+    finally:
+        await associate_service.runtime.stop()
+        await customer_service.runtime.stop()
