@@ -59,6 +59,26 @@ class ImportantDateKind(IntEnum):
 
 
 @dataclass(frozen=True)
+class RouteFacts:
+    """What routing a customer's new task needs: her primary associate ('' for none) and
+    that associate's store, the home store last known of her, and the time zones of the
+    stores concerned (bare ids)."""
+
+    associate_id: str
+    holder_store: str
+    known_home: str
+    time_zones: Mapping[str, str]
+
+
+def route(facts: RouteFacts, home_store: str = "", fallback_store: str = "") -> Route:
+    """Her primary associate (or the store's queue); the store of that associate, else the
+    home store the triggering fact names, else the one known of her, else the fallback
+    (the store of the interaction, of the caller); that store's time zone."""
+    store = facts.holder_store or home_store or facts.known_home or fallback_store
+    return Route(facts.associate_id, store, facts.time_zones.get(store, ""))
+
+
+@dataclass(frozen=True)
 class TaskFilter:
     """Which tasks a list returns within its scope: these statuses (none: the open and
     snoozed ones), only overdue ones, one customer's ('' for every customer)."""

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.access import TaskScope
 from ..domain.names import bare
-from ..domain.tasks import ImportantDate, PlannedTask, Route, TaskFilter
+from ..domain.tasks import ImportantDate, PlannedTask, Route, RouteFacts, TaskFilter
 from .statements import Filter, Position, as_row, as_rows, by_id, first
 
 _COLUMNS = """id, kind, rule, customer_id, trigger_key, trigger_event, trigger_resource, associate_id,
@@ -50,28 +50,24 @@ class TaskRow:
     update_time: datetime
 
 
-_ROUTE = sa.text(
+_ROUTE_FACTS = sa.text(
     """
-    SELECT COALESCE(a.associate_id, '') AS associate_id,
-           COALESCE(s.store_id, NULLIF(:home, ''), NULLIF(tc.home_store, ''), :fallback) AS store_id,
-           COALESCE(st.time_zone, '') AS time_zone
+    SELECT COALESCE(a.associate_id, '') AS associate_id, COALESCE(s.store_id, '') AS holder_store,
+           COALESCE(tc.home_store, '') AS known_home,
+           (SELECT COALESCE(json_object_agg(st.id, st.time_zone), '{}') FROM stores st
+            WHERE st.id = ANY(ARRAY[s.store_id, tc.home_store] || CAST(:stores AS text[]))) AS time_zones
     FROM (SELECT CAST(:cid AS text) AS customer_id) c
     LEFT JOIN assignments a ON a.customer_id = c.customer_id AND a.role = 1
     LEFT JOIN associates s ON s.id = a.associate_id
     LEFT JOIN task_customers tc ON tc.customer_id = c.customer_id
-    LEFT JOIN stores st
-           ON st.id = COALESCE(s.store_id, NULLIF(:home, ''), NULLIF(tc.home_store, ''), :fallback)
     """
 )
 
 
-async def route(conn: AsyncConnection, customer_id: str, home_store: str = "", fallback_store: str = "") -> Route:
-    r = (
-        await conn.execute(
-            _ROUTE, {"cid": customer_id, "home": bare(home_store, "stores"), "fallback": bare(fallback_store, "stores")}
-        )
-    ).one()
-    return Route(r.associate_id, r.store_id, r.time_zone)
+async def route_facts(conn: AsyncConnection, customer_id: str, stores: Sequence[str]) -> RouteFacts:
+    """What routing her task needs, with the time zones of `stores` (bare ids) among them."""
+    r = (await conn.execute(_ROUTE_FACTS, {"cid": customer_id, "stores": list(stores)})).one()
+    return RouteFacts(r.associate_id, r.holder_store, r.known_home, dict(r.time_zones))
 
 
 _INSERT = sa.text(

@@ -17,6 +17,7 @@ from ..messages import events
 from ..messages import tasks as messages
 from ..storage import tasks
 from ..storage.tasks import TaskRow
+from . import task_routes
 
 SWEEP_BATCH = 500
 
@@ -49,7 +50,7 @@ async def plan(
     """Opens the greeting of the next occurrence of each date, and cancels coming
     greetings (of `rules`) for dates she no longer has. Returns how many it opened."""
     conn = uow.conn
-    route = await tasks.route(conn, customer_id)
+    route = await task_routes.route(conn, customer_id)
     tz = planning.zone(route.time_zone)
     keep = []
     opened = 0

@@ -22,6 +22,7 @@ from ..messages import events
 from ..messages import tasks as messages
 from ..storage import interactions, tasks
 from ..storage.tasks import TaskRow
+from . import task_routes
 
 
 async def _open(
@@ -51,7 +52,7 @@ async def purchase_recorded(
     store: str,
     config: TaskRuleConfig,
 ) -> None:
-    route = await tasks.route(uow.conn, customer_id, home_store, store)
+    route = await task_routes.route(uow.conn, customer_id, home_store, store)
     planned = planning.follow_up_purchase(purchase, order_time, planning.zone(route.time_zone), config)
     planned = await _suggesting_her_channel(uow, customer_id, planned)
     await _open(uow, event_id, customer_id, planned, route, purchase)
@@ -64,14 +65,14 @@ async def interaction_recorded(uow: UnitOfWork, event_id: str, it: Interaction, 
     cid = it.customer_id
     await interactions.record(conn, it)
     if it.kind == Kind.STORE_VISIT:
-        route = await tasks.route(conn, cid, fallback_store=it.store)
+        route = await task_routes.route(conn, cid, fallback_store=it.store)
         planned = planning.follow_up_visit(it.name, it.occur_time, planning.zone(route.time_zone), config)
         planned = await _suggesting_her_channel(uow, cid, planned)
         await _open(uow, event_id, cid, planned, route, it.name)
     elif it.inbound_message:
         if await tasks.answered_since(conn, cid, it.occur_time):
             return
-        route = await tasks.route(conn, cid, fallback_store=it.store)
+        route = await task_routes.route(conn, cid, fallback_store=it.store)
         planned = planning.reply_message(it.name, it.occur_time, it.channel, config)
         await _open(uow, event_id, cid, planned, route, it.name)
     elif it.outbound_message:
@@ -105,7 +106,7 @@ async def appointment_booked(
     config: TaskRuleConfig,
 ) -> None:
     """The associate she booked with prepares, whoever holds her book."""
-    route = await tasks.route(uow.conn, customer_id, fallback_store=store)
+    route = await task_routes.route(uow.conn, customer_id, fallback_store=store)
     if associate:
         route = Route(bare(associate, "associates"), route.store_id, route.time_zone)
     planned = planning.appointment_preparation(appointment, start, booked, planning.zone(route.time_zone), config)

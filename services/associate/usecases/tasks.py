@@ -18,7 +18,7 @@ from ..domain.tasks import PlannedTask, TaskFilter, TaskRuleConfig, TaskStatus
 from ..messages import events
 from ..messages import tasks as messages
 from ..storage import associates, tasks
-from . import greetings
+from . import greetings, task_routes
 from .reads import Page
 from .writes import create_once
 
@@ -67,7 +67,7 @@ async def create_task(
 
     async def insert(uow: UnitOfWork) -> task_pb2.Task:
         conn = uow.conn
-        default = await tasks.route(conn, customer_id, fallback_store=caller.store)
+        default = await task_routes.route(conn, customer_id, fallback_store=caller.store)
         assignee = planning.manual_assignee(caller, associate_id)
         home = await associates.store_of(conn, assignee) if assignee else None
         route = planning.manual_route(caller, assignee, store_id, home, default)

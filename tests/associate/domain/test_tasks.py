@@ -191,3 +191,14 @@ def test_a_snooze_is_in_the_future_and_at_most_90_days_ahead():
 def test_next_years_greeting_is_planned_from_the_day_after_this_occurrence():
     assert rules.next_greeting_after("2026-03-15", utc(2026, 3, 1)) == utc(2026, 3, 16)
     assert rules.next_greeting_after("2026-03-15", utc(2026, 4, 1)) == utc(2026, 4, 1)
+
+
+def test_a_task_goes_to_her_associates_store_else_the_home_store_else_the_fallback():
+    zones = {"paris": "Europe/Paris", "milan": "Europe/Rome", "tokyo": "Asia/Tokyo"}
+    held = rules.RouteFacts("a-1", "paris", "milan", zones)
+    assert rules.route(held, "tokyo", "x") == rules.Route("a-1", "paris", "Europe/Paris")
+    queued = rules.RouteFacts("", "", "milan", zones)
+    assert rules.route(queued, "tokyo", "x") == rules.Route("", "tokyo", "Asia/Tokyo")
+    assert rules.route(queued, "", "tokyo") == rules.Route("", "milan", "Europe/Rome")
+    unknown = rules.RouteFacts("", "", "", {})
+    assert rules.route(unknown, "", "") == rules.Route("", "", "")
