@@ -64,9 +64,13 @@ def normalise_referral_code(value: str) -> str:
     return value.strip().upper().replace("-", "").replace(" ", "")
 
 
+# The roles that hold books: associates and managers (headquarters staff hold none).
+BOOK_HOLDERS = (StaffRole.ASSOCIATE, StaffRole.MANAGER)
+
+
 def holds_books(staff: Staff) -> bool:
     """Active associates and managers hold books (and may receive customers)."""
-    return staff.status == Status.ACTIVE and staff.role in (StaffRole.ASSOCIATE, StaffRole.MANAGER)
+    return staff.status == Status.ACTIVE and staff.role in BOOK_HOLDERS
 
 
 def departed(staff: Staff) -> bool:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from servicekit.errors import AlreadyExists, AtelierError, FailedPrecondition
 
 from ..domain.assignment import Candidate
+from ..domain.staff import BOOK_HOLDERS, Status
 from .statements import Filter, Position, as_row, as_rows, by_id, constraint, first, guarded, versioned_update
 
 
@@ -41,7 +42,7 @@ _COLUMNS = (
 _TYPES = {"languages": ARRAY(sa.Text), "specialities": ARRAY(sa.Text)}
 _GET, _GET_LOCKED = by_id(f"SELECT {_COLUMNS} FROM associates")
 _GET_MANY = sa.text(f"SELECT {_COLUMNS} FROM associates WHERE id = ANY(:ids)")
-_BY_CODE = sa.text("SELECT id FROM associates WHERE referral_code = :code AND status = 1")
+_BY_CODE = sa.text("SELECT id FROM associates WHERE referral_code = :code AND status = :active")
 _STORE_OF = sa.text("SELECT store_id FROM associates WHERE id = :id")
 _STORES_OF = sa.text("SELECT id, store_id FROM associates WHERE id = ANY(:ids)")
 _INSERT = sa.text(
@@ -53,10 +54,10 @@ _INSERT = sa.text(
     RETURNING {_COLUMNS}
     """
 ).bindparams(*(sa.bindparam(k, type_=t) for k, t in _TYPES.items()))
-# Active staff who hold books (associates and managers), with their load.
+# Active staff who hold books (domain.staff.holds_books), with their load.
 _CANDIDATES = sa.text(
     "SELECT id, book_size, capacity FROM associates "
-    "WHERE store_id = :store AND status = 1 AND role IN (1, 2) AND id <> ALL(:exclude)"
+    "WHERE store_id = :store AND status = :active AND role = ANY(:roles) AND id <> ALL(:exclude)"
 )
 REFERRAL_CODE_DRAWS = 5
 
@@ -88,12 +89,13 @@ async def stores_of(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, str]
 async def active_by_referral_code(conn: AsyncConnection, code: str) -> str | None:
     if not code:
         return None
-    found: str | None = (await conn.execute(_BY_CODE, {"code": code})).scalar_one_or_none()
+    found: str | None = (await conn.execute(_BY_CODE, {"code": code, "active": Status.ACTIVE})).scalar_one_or_none()
     return found
 
 
 async def candidates(conn: AsyncConnection, store_id: str, exclude: Sequence[str] = ()) -> list[Candidate]:
-    rows = await conn.execute(_CANDIDATES, {"store": store_id, "exclude": list(exclude)})
+    params = {"store": store_id, "exclude": list(exclude), "active": Status.ACTIVE, "roles": list(BOOK_HOLDERS)}
+    rows = await conn.execute(_CANDIDATES, params)
     return [Candidate(r.id, r.book_size, r.capacity) for r in rows]
 
 
