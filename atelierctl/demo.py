@@ -240,6 +240,7 @@ class Counts:
     by_store_rule: int = 0
     in_pool: int = 0
     purchases: int = 0
+    returns: int = 0
     visits: int = 0
     interactions: int = 0
     consents: int = 0
@@ -252,7 +253,7 @@ class Counts:
             f"{len(STORES)} stores ({', '.join(s.city for s in STORES)}), "
             f"{sum(len(s.staff) for s in STORES)} staff, {self.customers} customers "
             f"({self.by_referral} by QR referral, {self.by_store_rule} by the store rule, {self.in_pool} in the pool), "
-            f"{self.purchases} purchases, {self.visits} store visits, {self.interactions} other interactions, "
+            f"{self.purchases} purchases ({self.returns} returned), {self.visits} store visits, {self.interactions} other interactions, "
             f"{self.consents} consents, {self.notes} notes, {self.errands} tasks given today, "
             f"{self.done} past follow-ups done"
         )
@@ -349,6 +350,8 @@ def _local(day: date, hour: int, minute: int, zone: str) -> datetime:
 @dataclass
 class Activity:
     purchases: list[Json] = field(default_factory=list)
+    # (index into purchases, RecordReturn body): a few things come back
+    returns: list[tuple[int, Json]] = field(default_factory=list)
     visits: list[Json] = field(default_factory=list)
     interactions: list[Json] = field(default_factory=list)
 
@@ -395,6 +398,10 @@ def plan_activity(customer: PlannedCustomer, seed: int, today: date) -> Activity
             purchase["store"] = store.name
             purchase["assistingAssociate"] = assisting()
         activity.purchases.append(purchase)
+        if back > 20 and rng.random() < 0.07:
+            returned = _iso(when + timedelta(days=rng.randint(1, 14)))
+            body = {"returnId": f"{key}-p{k}-r", "lines": [{"lineId": "1", "quantity": 1}], "returnTime": returned}
+            activity.returns.append((len(activity.purchases) - 1, body))
 
     if customer.store is not None:
         visit_days = [rng.uniform(4, 365) for _ in range(rng.randint(0, 2))]
@@ -411,9 +418,9 @@ def plan_activity(customer: PlannedCustomer, seed: int, today: date) -> Activity
                     "associate": assisting(),
                 }
             )
-    now = datetime.now(UTC)
     for k in range(rng.randint(0, 4)):
-        when = now - timedelta(days=rng.uniform(4, 400))
+        day = today - timedelta(days=rng.randint(4, 400))
+        when = _local(day, rng.randint(8, 21), rng.choice([0, 20, 40]), zone)
         kind = rng.choice(["message", "message", "web", "campaign", "call"])
         item: Json = {"occurTime": _iso(when), "externalId": f"{key}-x{k}"}
         if kind in ("message", "call"):
@@ -439,9 +446,9 @@ def plan_activity(customer: PlannedCustomer, seed: int, today: date) -> Activity
 
 
 def _errand_due(store: DemoStore, now: datetime) -> datetime:
-    """Today at 18:00 in the store; in half an hour when the store's evening has passed."""
-    evening = _local(now.astimezone(ZoneInfo(store.time_zone)).date(), 18, 0, store.time_zone)
-    return evening if evening > now + timedelta(minutes=15) else now + timedelta(minutes=30)
+    """Today at 18:00 in the store (late already, when its evening has passed). A function
+    of the store's date only, so that loading again the same day sends the same task."""
+    return _local(now.astimezone(ZoneInfo(store.time_zone)).date(), 18, 0, store.time_zone)
 
 
 def _store_body(store: DemoStore, today: date) -> Json:
@@ -639,11 +646,17 @@ async def _load(
         def record(customer: PlannedCustomer) -> Callable[[], Awaitable[None]]:
             async def job() -> None:
                 activity = plan_activity(customer, seed, today)
+                recorded: list[str] = []
                 for purchase in activity.purchases:
-                    await api.call(
+                    _, done = await api.call(
                         "POST", "/v1/purchases:record", body={"customer": customer.name, "purchase": purchase}
                     )
+                    recorded.append(str(done.get("name", "")))
                     counts.purchases += 1
+                for index, body in activity.returns:
+                    if recorded[index]:
+                        await api.call("POST", f"/v1/{recorded[index]}:recordReturn", body=body)
+                        counts.returns += 1
                 for item in activity.visits:
                     await api.call("POST", f"/v1/{customer.name}/interactions", body=item)
                     counts.visits += 1
@@ -655,7 +668,7 @@ async def _load(
 
         await _gather(concurrency, [record(c) for c in created])
         progress(
-            f"{counts.purchases} purchases, {counts.visits} store visits, {counts.interactions} other interactions"
+            f"{counts.purchases} purchases ({counts.returns} returned), {counts.visits} store visits, {counts.interactions} other interactions"
         )
 
         staff_by_name = {staff.name: (staff, store) for store in STORES for staff in store.staff}
@@ -677,12 +690,13 @@ async def _load(
                     )
                     counts.notes += 1
                 if pick.random() < 0.3:
+                    due = _iso(_errand_due(store, now))
                     task = {
                         "kind": "TASK_KIND_MANUAL",
                         "customer": customer.name,
                         "associate": staff.name,
                         "store": store.name,
-                        "dueTime": _iso(_errand_due(store, now)),
+                        "dueTime": due,
                         "title": pick.choice(ERRANDS),
                     }
                     await api.call(
@@ -690,7 +704,7 @@ async def _load(
                         "/v1/tasks",
                         as_=_as(store.manager, store),
                         body=task,
-                        params={"request_id": _request_id(seed, "errand", today.isoformat(), customer.index)},
+                        params={"request_id": _request_id(seed, "errand", due, customer.index)},
                     )
                     counts.errands += 1
 
