@@ -68,12 +68,16 @@ _LINE = re.compile(r"^(.*) (\d+)$")
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*?)(?::(?P<line>\d+))?\)$")
 
 
+# Frames of this checkout are shown relative to it, wherever it is cloned.
+ROOT = str(Path(__file__).resolve().parent.parent)
+
+
 def _short(frame: str) -> str:
     m = _FRAME.match(frame)
     if not m:
         return frame
     file = m.group("file")
-    for marker in ("site-packages/", "/work/main/", "lib/python3"):
+    for marker in ("site-packages/", f"{ROOT}/", "lib/python3"):
         if marker in file:
             file = file.split(marker, 1)[1]
             break

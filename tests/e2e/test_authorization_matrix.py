@@ -5,7 +5,7 @@ The routes come from the gateway's own route table (gateway.transcode.build_oper
 the descriptors of the services it fronts), so a route added to a proto without an entry
 in EXPECTATIONS fails `test_every_route_has_expectations`.
 
-The policy (DESIGN.md "Identity and access", the audit's findings):
+The policy (docs/architecture.md "Identity and access", the audit's findings):
 - an associate reaches only the customers she holds (primary or secondary): her profile,
   notes, consent, purchases, timeline, tasks; she never deletes, erases, exports, merges,
   imports or transfers;
