@@ -277,6 +277,26 @@ def customer_created(
     )
 
 
+def merged(survivor: str, duplicate: str):
+    return new_envelope(
+        event_type=event_types.CUSTOMER_MERGED,
+        source="customer",
+        subject=f"customers/{survivor}",
+        payload=cev.CustomerMerged(survivor=f"customers/{survivor}", duplicate=f"customers/{duplicate}"),
+        actor="staff/x",
+    )
+
+
+def erased(customer_id: str):
+    return new_envelope(
+        event_type=event_types.CUSTOMER_ERASED,
+        source="customer",
+        subject=f"customers/{customer_id}",
+        payload=cev.CustomerErased(customer=f"customers/{customer_id}"),
+        actor="staff/x",
+    )
+
+
 def customer_with_dates(customer_id: str, *, store: str, dates: list[tuple[int, int, int]] = ()):
     """customer.created of a customer of `store` (bare) with important dates (kind, month, day)."""
     customer = customer_pb2.Customer(name=f"customers/{customer_id}", given_name="Hélène", home_store=f"stores/{store}")

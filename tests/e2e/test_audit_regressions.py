@@ -74,7 +74,6 @@ def transfer(associate: str, role: str) -> dict[str, str]:
 # -- item 1: a transfer concerns the customer's home store and her holders' stores ---------------
 
 
-@strict_xfail("audit item 1")
 async def test_another_stores_manager_cannot_make_her_associate_a_secondary_holder(mesh: Mesh, world: World) -> None:
     customer = (await world.held_customer(staff(world, HOLDER)))["name"]
     stranger = staff(world, OTHER_STORE_ASSOCIATE)
@@ -130,7 +129,6 @@ async def test_another_stores_manager_cannot_take_the_primary_either(mesh: Mesh,
 # -- item 2: approving a claim concerns the customer's home store --------------------------------
 
 
-@strict_xfail("audit item 2")
 async def test_another_store_cannot_claim_and_approve_a_pool_customer(mesh: Mesh, world: World) -> None:
     pooled = (await world.pool_customer(world.s1))["name"]
     stranger = staff(world, OTHER_STORE_ASSOCIATE)
@@ -412,7 +410,6 @@ async def pool_names(client: httpx.AsyncClient, who: dict[str, str]) -> list[str
     return [a["name"] for a in got.get("assignments", [])]
 
 
-@strict_xfail("audit item 10")
 async def test_a_manager_does_not_see_another_stores_pool(mesh: Mesh, world: World) -> None:
     pooled = f"{world.shared['pool_customer']}/assignment"
     assert pooled not in await pool_names(mesh.client, headers(world, OTHER_STORE_MANAGER))

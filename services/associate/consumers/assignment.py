@@ -1,5 +1,6 @@
 """The `assignment` consumer: customer events applied to who holds her (referral, store
-rule, pool, QR scans, merges, erasure and deletion)."""
+rule, pool, QR scans, merges, erasure and deletion), and to what access knows of her (that
+she exists, her home store)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from .payloads import customer_id_of, payload
 
 EVENT_TYPES = (
     event_types.CUSTOMER_CREATED,
+    event_types.CUSTOMER_UPDATED,
     event_types.INTERACTION_RECORDED,
     event_types.CUSTOMER_MERGED,
     event_types.CUSTOMER_ERASED,
@@ -33,6 +35,9 @@ async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope) -> None:
             customer.home_store,
             envelope.actor,
         )
+    elif kind == event_types.CUSTOMER_UPDATED:
+        customer = payload(envelope, cev.CustomerUpdated).customer
+        await assignments.customer_updated(uow, customer_id_of(customer.name), customer.home_store)
     elif kind == event_types.INTERACTION_RECORDED:
         recorded = payload(envelope, cev.InteractionRecorded)
         scan = recorded.interaction

@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from servicekit.auth import Principal, Role
-from servicekit.errors import AtelierError, NotFound, PermissionDenied
+from servicekit.errors import AtelierError, FailedPrecondition, NotFound, PermissionDenied
 
-from .names import bare
-from .staff import StaffRole
+from .names import bare, prefixed
+from .staff import Staff, StaffRole, check_not_departed, holds_books
 from .stores import HOURS
 
 _EVERYWHERE = (Role.HQ, Role.SERVICE)
@@ -27,8 +27,8 @@ def everywhere(p: Principal) -> bool:
 
 
 def manages(p: Principal, store: str) -> bool:
-    """HQ, or the manager of `store` (`stores/{id}`)."""
-    return everywhere(p) or (p.role is Role.MANAGER and p.store == store)
+    """HQ, or the manager of `store` (`stores/{id}`; '' is nobody's store)."""
+    return everywhere(p) or (p.role is Role.MANAGER and bool(store) and p.store == store)
 
 
 def caller_store(p: Principal) -> str:
@@ -97,20 +97,95 @@ def check_depart(p: Principal, store: str, associate: str) -> None:
 
 
 def check_see_hand_over(p: Principal, store: str, hand_over: str) -> None:
+    """A hand-over: the manager of the departed associate's store, or headquarters."""
     if not manages(p, store):
         raise deny(p, f"see {hand_over}", resource=hand_over)
 
 
-# -- assignments, claims and the book -----------------------------------------------
+def missing_hand_over(p: Principal, hand_over: str) -> AtelierError:
+    """A hand-over that does not exist: store staff get the answer of one out of reach."""
+    return hidden(p, hand_over, deny(p, f"see {hand_over}", resource=hand_over))
 
 
-def check_transfer(p: Principal, stores_concerned: set[str], customer: str) -> None:
-    """HQ, or the manager of every store concerned (the current holder's and the new one's)."""
+# -- customers: her assignment, transfers, claims, the pool and the book -------------------
+
+
+@dataclass(frozen=True)
+class CustomerFacts:
+    """What the service knows of one customer, as access needs it: whether it has heard of
+    her at all (`known`), her home store and her current holders (primary and secondary,
+    bare ids) with their stores. Names in full (`customers/{id}`, `stores/{id}`)."""
+
+    name: str
+    known: bool
+    home_store: str = ""
+    holders: frozenset[str] = frozenset()
+    holder_stores: frozenset[str] = frozenset()
+
+    @property
+    def stores(self) -> frozenset[str]:
+        """The stores she belongs to: her home store and her holders' stores."""
+        return self.holder_stores | ({self.home_store} if self.home_store else frozenset())
+
+
+def hidden(p: Principal, resource: str, denial: PermissionDenied) -> AtelierError:
+    """What a caller learns of something that does not exist: headquarters NOT_FOUND;
+    store staff `denial`, the very answer they get for one that exists out of their reach
+    (AIP-211: no existence oracle)."""
+    return NotFound(resource) if everywhere(p) else denial
+
+
+def _customer_denied(p: Principal, customer: str) -> PermissionDenied:
+    return deny(p, f"see {customer}", reason="CUSTOMER_OUT_OF_SCOPE", resource=customer)
+
+
+def can_reach_customer(p: Principal, c: CustomerFacts) -> bool:
+    """HQ; a manager of her home store or of a store holding her; an associate holding her."""
+    if everywhere(p):
+        return True
+    if p.role is Role.MANAGER:
+        return bool(p.store) and p.store in c.stores
+    return bool(p.associate_id) and p.associate_id in c.holders
+
+
+def check_reach_customer(p: Principal, c: CustomerFacts) -> None:
+    """Her assignment, its history, a task on her. One the service never heard of answers
+    store staff like one out of their reach; headquarters learns NOT_FOUND."""
+    if not c.known:
+        raise hidden(p, c.name, _customer_denied(p, c.name))
+    if not can_reach_customer(p, c):
+        raise _customer_denied(p, c.name)
+
+
+def check_transfer(p: Principal, c: CustomerFacts) -> None:
+    """Whoever gives her to another associate, as primary or as one more secondary:
+    headquarters, or a manager when her home store and the stores of all her current
+    holders are hers (a customer without a home store is headquarters'). Anyone else gets
+    the same denial, also for a customer the service never heard of (headquarters:
+    NOT_FOUND)."""
+    denial = deny(p, f"transfer {c.name}", resource=c.name)
+    if not (everywhere(p) or p.role is Role.MANAGER):
+        raise denial
+    if not c.known:
+        raise hidden(p, c.name, denial)
     if everywhere(p):
         return
-    if p.role is Role.MANAGER and stores_concerned <= {p.store}:
-        return
-    raise deny(p, f"transfer {customer}", resource=customer)
+    if not p.store or c.home_store != p.store or not c.holder_stores <= {p.store}:
+        raise denial
+
+
+def check_receiver(p: Principal, receiver: Staff, name: str) -> None:
+    """Who receives a customer (a transfer, an approved claim): someone who holds books
+    now (an active associate or manager); for a manager, one of her own store."""
+    if not everywhere(p) and prefixed("stores", receiver.store_id) != p.store:
+        raise deny(p, f"give customers to {name} of stores/{receiver.store_id}", resource=name)
+    check_not_departed(receiver, name)
+    if not holds_books(receiver):
+        raise FailedPrecondition(
+            f"{name} holds no book now (on leave, or headquarters staff)",
+            reason="ASSOCIATE_NOT_ACTIVE",
+            metadata={"associate": name},
+        )
 
 
 def check_claim(p: Principal) -> None:
@@ -118,29 +193,37 @@ def check_claim(p: Principal) -> None:
         raise deny(p, "claim customers: only associates hold a book")
 
 
-def check_decide_claim(p: Principal, claimant_store: str, claim: str) -> None:
-    if not manages(p, claimant_store):
-        raise deny(p, f"decide {claim}", resource=claim)
+def check_claim_customer(p: Principal, c: CustomerFacts) -> None:
+    """Only staff of her home store claim a customer; one the service never heard of gets
+    the same denial."""
+    if not (c.known and c.home_store and c.home_store == p.store):
+        raise deny(p, f"claim {c.name}", reason="CUSTOMER_OUT_OF_SCOPE", resource=c.name)
 
 
-def check_see_pool(p: Principal) -> None:
-    if not (everywhere(p) or p.role is Role.MANAGER):
-        raise deny(p, "see the headquarters pool")
+def _decide_denied(p: Principal, claim: str) -> PermissionDenied:
+    return deny(p, f"decide {claim}", resource=claim)
 
 
-def can_see_customer(p: Principal, holders: set[str], holder_stores: set[str], home_store: str) -> bool:
-    """A customer's assignment: HQ; a manager of her home store or of a store holding
-    her; an associate holding her."""
+def check_decide_claim(p: Principal, home_store: str, claim: str) -> None:
+    """A claim is approved or rejected by the manager of the customer's home store, or
+    headquarters."""
+    if not manages(p, home_store):
+        raise _decide_denied(p, claim)
+
+
+def missing_claim(p: Principal, claim: str) -> AtelierError:
+    """A claim that does not exist: store staff get the answer of one out of reach."""
+    return hidden(p, claim, _decide_denied(p, claim))
+
+
+def pool_scope(p: Principal) -> str | None:
+    """Whose pool a caller lists: headquarters all of it (None), a manager the customers
+    of her store (`stores/{id}`); associates none."""
     if everywhere(p):
-        return True
-    if p.role is Role.MANAGER:
-        return p.store in holder_stores or p.store == home_store
-    return p.associate_id in holders
-
-
-def check_see_customer(p: Principal, holders: set[str], holder_stores: set[str], home_store: str, name: str) -> None:
-    if not can_see_customer(p, holders, holder_stores, home_store):
-        raise deny(p, f"see {name}", reason="CUSTOMER_OUT_OF_SCOPE", resource=name)
+        return None
+    if p.role is Role.MANAGER and p.store:
+        return p.store
+    raise deny(p, "see the headquarters pool")
 
 
 def check_book(p: Principal, parent_kind: str, parent: str, store: str) -> None:
@@ -178,9 +261,7 @@ def check_task(p: Principal, associate_id: str, store_id: str, resource: str) ->
 
 def missing(p: Principal, resource: str) -> AtelierError:
     """What store staff learn of a task that does not exist: the same as for one out of reach."""
-    if everywhere(p):
-        return NotFound(resource)
-    return _out_of_reach(p, resource, "TASK_OUT_OF_SCOPE")
+    return hidden(p, resource, _out_of_reach(p, resource, "TASK_OUT_OF_SCOPE"))
 
 
 def list_scope(p: Principal, view: str, store: str) -> TaskScope:

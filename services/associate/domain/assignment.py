@@ -171,15 +171,3 @@ def followers_after_merge(duplicate: Holding, survivor: Holding) -> tuple[str | 
     Returns (new primary or None, associates to add as secondaries)."""
     primary = duplicate.primary if duplicate.primary and not survivor.primary else None
     return primary, duplicate.secondaries
-
-
-def stores_concerned(role: Role, new_holder_store: str, primary_store: str | None, home_store: str) -> set[str]:
-    """The stores a transfer concerns: the new holder's, and the current primary's (or,
-    for a customer nobody holds, her home store's — pool customers have none).
-    `primary_store`: None when she has no primary associate."""
-    concerned = {new_holder_store}
-    if role is Role.PRIMARY and primary_store is not None:
-        concerned.add(primary_store)
-    elif primary_store is None and home_store:
-        concerned.add(home_store)
-    return concerned

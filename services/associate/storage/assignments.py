@@ -155,13 +155,25 @@ class PooledRow:
 
 _POOL_PAGE = sa.text(
     """
-    SELECT customer_id, reason, since FROM hq_pool
-    WHERE (since, customer_id) > (CAST(:t AS timestamptz), :c)
-    ORDER BY since, customer_id LIMIT :limit
+    SELECT p.customer_id, p.reason, p.since FROM hq_pool p
+    WHERE (p.since, p.customer_id) > (CAST(:t AS timestamptz), :c)
+    ORDER BY p.since, p.customer_id LIMIT :limit
+    """
+)
+_STORE_POOL_PAGE = sa.text(
+    """
+    SELECT p.customer_id, p.reason, p.since FROM hq_pool p
+    JOIN customer_homes h ON h.customer_id = p.customer_id AND h.home_store = :store
+    WHERE (p.since, p.customer_id) > (CAST(:t AS timestamptz), :c)
+    ORDER BY p.since, p.customer_id LIMIT :limit
     """
 )
 
 
-async def pool_page(conn: AsyncConnection, after: Position, limit: int) -> list[PooledRow]:
+async def pool_page(conn: AsyncConnection, store: str | None, after: Position, limit: int) -> list[PooledRow]:
+    """Oldest first; `store` (`stores/{id}`): only the customers whose home store it is."""
     t, c = after if after else ("-infinity", "")
-    return as_rows(PooledRow, (await conn.execute(_POOL_PAGE, {"t": t, "c": c, "limit": limit})).all())
+    params = {"t": t, "c": c, "limit": limit}
+    if store is None:
+        return as_rows(PooledRow, (await conn.execute(_POOL_PAGE, params)).all())
+    return as_rows(PooledRow, (await conn.execute(_STORE_POOL_PAGE, {**params, "store": store})).all())

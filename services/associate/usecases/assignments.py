@@ -4,6 +4,8 @@ scan, a merge, an erasure or deletion)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from atelier.associate.v1 import assignment_pb2
@@ -13,29 +15,21 @@ from servicekit.errors import NotFound
 from servicekit.uow import Idempotent, Transactions, UnitOfWork
 
 from ..domain import access, assignment
-from ..domain.assignment import Holding, Reason, Role
-from ..domain.names import bare, prefixed
-from ..domain.staff import check_not_departed, holds_books, normalise_referral_code
+from ..domain.assignment import Reason, Role
+from ..domain.names import bare
+from ..domain.staff import holds_books, normalise_referral_code
 from ..messages import assignment as messages
-from ..storage import assignments, associates, book
-from . import holders
+from ..storage import assignments, associates, customers
+from . import customer_facts, holders
 from .reads import Page, found
-
-
-async def _facts(conn: AsyncConnection, customer_id: str) -> tuple[Holding, set[str], str]:
-    """Who holds her, the stores of her holders and her home store: what access needs."""
-    holding = await assignments.holding(conn, customer_id)
-    rows = await associates.get_many(conn, list(holding.holders))
-    holder_stores = {prefixed("stores", r.store_id) for r in rows.values()}
-    return holding, holder_stores, await book.home_store(conn, customer_id)
 
 
 async def get_customer_assignment(
     tx: Transactions, caller: Principal, customer_id: str, name: str
 ) -> assignment_pb2.CustomerAssignment:
     async with tx.snapshot() as conn:
-        holding, stores, home = await _facts(conn, customer_id)
-    access.check_see_customer(caller, holding.holders, stores, home, name)
+        holding, facts = await customer_facts.load(conn, customer_id)
+    access.check_reach_customer(caller, facts)
     if not holding.holders and not holding.in_pool:
         raise NotFound(name)
     return messages.customer_assignment(customer_id, holding)
@@ -44,20 +38,24 @@ async def get_customer_assignment(
 async def list_assignment_history(
     tx: Transactions, caller: Principal, customer_id: str, parent: str, page: Page
 ) -> api.ListAssignmentHistoryResponse:
-    """Newest change first; the page position is the last change's id."""
+    """Newest change first; the page position is the last change's id. The history of a
+    customer who was erased or merged away stays readable (by headquarters)."""
     async with tx.snapshot() as conn:
-        holding, stores, home = await _facts(conn, customer_id)
-        access.check_see_customer(caller, holding.holders, stores, home, parent)
+        _, facts = await customer_facts.load(conn, customer_id)
+        if not facts.known and await customers.ever_held(conn, customer_id):
+            facts = dataclasses.replace(facts, known=True)
+        access.check_reach_customer(caller, facts)
         rows = await assignments.history_page(conn, customer_id, page.position, page.limit)
     records = [messages.record(r) for r in page.items(rows)]
     return api.ListAssignmentHistoryResponse(records=records, next_page_token=page.next_token(rows, lambda r: [r.id]))
 
 
 async def list_unassigned(tx: Transactions, caller: Principal, page: Page) -> api.ListUnassignedResponse:
-    """The headquarters pool, oldest first."""
-    access.check_see_pool(caller)
+    """The headquarters pool, oldest first: all of it for headquarters, the customers of
+    her store for a manager."""
+    store = access.pool_scope(caller)
     async with tx.read() as conn:
-        rows = await assignments.pool_page(conn, page.position, page.limit)
+        rows = await assignments.pool_page(conn, store, page.position, page.limit)
     return api.ListUnassignedResponse(
         assignments=[messages.pooled(r) for r in page.items(rows)],
         next_page_token=page.next_token(rows, lambda r: [r.since.isoformat(), r.customer_id]),
@@ -73,21 +71,17 @@ async def transfer_customer(
     role: Role,
     reason: str,
 ) -> assignment_pb2.CustomerAssignment:
-    """TransferClient: a manager of the stores concerned, or headquarters, gives her to
-    another associate (as primary, or as one more secondary)."""
+    """TransferClient: headquarters, or the manager of her home store and of all her
+    holders' stores, gives her to an active associate (of that manager's store) as
+    primary or as one more secondary."""
 
     async def work(uow: UnitOfWork) -> assignment_pb2.CustomerAssignment:
         conn = uow.conn
         await assignments.lock(conn, customer_id)
-        target = found(await associates.get(conn, associate_id), request.associate)
-        check_not_departed(target, request.associate)
-        holding = await assignments.holding(conn, customer_id)
-        primary_store = (
-            prefixed("stores", await associates.store_of(conn, holding.primary)) if holding.primary else None
-        )
-        home = await book.home_store(conn, customer_id)
-        concerned = assignment.stores_concerned(role, prefixed("stores", target.store_id), primary_store, home)
-        access.check_transfer(caller, concerned, f"customers/{customer_id}")
+        _, facts = await customer_facts.load(conn, customer_id)
+        access.check_transfer(caller, facts)
+        receiver = found(await associates.get(conn, associate_id), request.associate)
+        access.check_receiver(caller, receiver, request.associate)
         if role is Role.PRIMARY:
             await holders.make_primary(uow, customer_id, associate_id, Reason.TRANSFER, reason)
         else:
@@ -119,6 +113,7 @@ async def customer_created(uow: UnitOfWork, customer_id: str, referral_code: str
     associate, else parked in the headquarters pool. One she already has is kept."""
     conn = uow.conn
     await assignments.lock(conn, customer_id)
+    await customers.remember(conn, customer_id, home_store)
     current = await assignments.holding(conn, customer_id)
     if current.primary or current.in_pool:
         return
@@ -148,6 +143,7 @@ async def customers_merged(uow: UnitOfWork, survivor: str, duplicate: str) -> No
     for customer_id in sorted((survivor, duplicate)):  # one lock order, no deadlock between merges
         await assignments.lock(conn, customer_id)
     before = await assignments.holding(conn, duplicate)
+    await customers.forget(conn, duplicate)
     await holders.remove_all(uow, duplicate, Reason.CUSTOMER_REMOVED, f"merged into customers/{survivor}")
     kept = await assignments.holding(conn, survivor)
     primary, secondaries = assignment.followers_after_merge(before, kept)
@@ -161,4 +157,11 @@ async def customers_merged(uow: UnitOfWork, survivor: str, duplicate: str) -> No
 async def customer_removed(uow: UnitOfWork, customer_id: str, how: str) -> None:
     """Erased or deleted: nobody holds her any more (`how` is the history's note)."""
     await assignments.lock(uow.conn, customer_id)
+    await customers.forget(uow.conn, customer_id)
     await holders.remove_all(uow, customer_id, Reason.CUSTOMER_REMOVED, how)
+
+
+async def customer_updated(uow: UnitOfWork, customer_id: str, home_store: str) -> None:
+    """Her home store as her latest change says (transfers, claims and the pool follow it)."""
+    await assignments.lock(uow.conn, customer_id)
+    await customers.remember(uow.conn, customer_id, home_store)

@@ -14,7 +14,7 @@ from ..domain import access
 from ..domain.book import BookFilter, CustomerProfile, Order
 from ..domain.names import prefixed
 from ..messages import assignment as messages
-from ..storage import associates, book
+from ..storage import associates, book, stores
 from .reads import Page, found
 
 
@@ -35,6 +35,8 @@ async def list_book(
         if associate_id is not None:
             store = prefixed("stores", found(await associates.get(conn, associate_id), parent).store_id)
         access.check_book(caller, "associates" if associate_id is not None else "stores", parent, store)
+        if store_id is not None:
+            found(await stores.get(conn, store_id), parent)
         rows = await book.page(
             conn, associate=associate_id, store=store_id, flt=flt, order=order, after=page.position, limit=page.limit
         )

@@ -1,5 +1,6 @@
-"""Claims: an associate asks to become a customer's primary associate; a manager of her
-store (or headquarters) approves, which binds the customer, or rejects."""
+"""Claims: an associate of a customer's home store asks to become her primary associate;
+the manager of that store (or headquarters) approves, which binds the customer, or
+rejects."""
 
 from __future__ import annotations
 
@@ -12,12 +13,10 @@ from servicekit.uow import Idempotent, Transactions, UnitOfWork
 from ..domain import access, claims
 from ..domain.assignment import Reason
 from ..domain.claims import ClaimState
-from ..domain.names import prefixed
-from ..domain.staff import check_not_departed
 from ..messages import assignment as messages
 from ..storage import assignments, associates
 from ..storage import claims as claims_db
-from . import holders
+from . import customer_facts, holders
 from .reads import Page, by_creation, found
 
 
@@ -29,8 +28,9 @@ async def claim_customer(
     async def work(uow: UnitOfWork) -> assignment_pb2.Claim:
         me = await associates.get(uow.conn, caller.associate_id)
         claims.check_claimant(me, f"associates/{caller.associate_id}")
-        holding = await assignments.holding(uow.conn, customer_id)
-        claims.check_not_held(holding.primary, caller.associate_id, f"customers/{customer_id}")
+        holding, facts = await customer_facts.load(uow.conn, customer_id)
+        access.check_claim_customer(caller, facts)
+        claims.check_not_held(holding.primary, caller.associate_id, facts.name)
         row = await claims_db.insert(uow.conn, names.new_id(), customer_id, caller.associate_id, reason)
         return messages.claim(row)
 
@@ -53,19 +53,19 @@ async def decide_claim(
     approving binds the customer to the claimant (a transfer the manager may make)."""
     async with tx.begin(caller) as uow:
         conn = uow.conn
-        row = found(await claims_db.get_locked(conn, claim_id), name)
-        claimant = await associates.get(conn, row.associate_id)
-        claimant_store = prefixed("stores", claimant.store_id) if claimant else ""
-        access.check_decide_claim(caller, claimant_store, name)
+        row = await claims_db.get_locked(conn, claim_id)
+        if row is None:
+            raise access.missing_claim(caller, name)
+        await assignments.lock(conn, row.customer_id)
+        _, facts = await customer_facts.load(conn, row.customer_id)
+        access.check_decide_claim(caller, facts.home_store, name)
         if claims.decision_repeats(row.state, approve, name):
             return messages.claim(row)
-        if approve and claimant is not None:
-            check_not_departed(claimant, f"associates/{claimant.id}")
-            await assignments.lock(conn, row.customer_id)
-            holding = await assignments.holding(conn, row.customer_id)
-            if holding.primary and not access.everywhere(caller):
-                current_store = prefixed("stores", await associates.store_of(conn, holding.primary))
-                access.check_transfer(caller, {current_store}, f"customers/{row.customer_id}")
+        if approve:
+            # Approving binds her: a transfer the decider must be allowed to make.
+            access.check_transfer(caller, facts)
+            claimant = found(await associates.get(conn, row.associate_id), f"associates/{row.associate_id}")
+            access.check_receiver(caller, claimant, f"associates/{claimant.id}")
             await holders.make_primary(uow, row.customer_id, claimant.id, Reason.CLAIM, note or row.reason)
         state = ClaimState.APPROVED if approve else ClaimState.REJECTED
         decided = await claims_db.decide(conn, claim_id, state, note, caller.subject)

@@ -76,7 +76,9 @@ async def depart_associate(
 
 async def get_hand_over(tx: Transactions, caller: Principal, job_id: str, name: str) -> assignment_pb2.HandOver:
     async with tx.read() as conn:
-        job = await _job(conn, job_id, name)
+        job = await hand_overs.get(conn, job_id)
+    if job is None:
+        raise access.missing_hand_over(caller, name)
     access.check_see_hand_over(caller, prefixed("stores", job.store_id), name)
     return messages.hand_over(job)
 

@@ -17,10 +17,12 @@ from ..support import (
     TIMEOUT,
     customer_created,
     denied_reason,
+    erased,
     eventually,
     make_associate,
     make_store,
     md,
+    merged,
     primary_of,
     publish,
     qr_scan,
@@ -54,26 +56,6 @@ def updated(customer_id: str, **fields):
         source="customer",
         subject=customer.name,
         payload=cev.CustomerUpdated(customer=customer),
-        actor="staff/x",
-    )
-
-
-def merged(survivor: str, duplicate: str):
-    return new_envelope(
-        event_type=event_types.CUSTOMER_MERGED,
-        source="customer",
-        subject=f"customers/{survivor}",
-        payload=cev.CustomerMerged(survivor=f"customers/{survivor}", duplicate=f"customers/{duplicate}"),
-        actor="staff/x",
-    )
-
-
-def erased(customer_id: str):
-    return new_envelope(
-        event_type=event_types.CUSTOMER_ERASED,
-        source="customer",
-        subject=f"customers/{customer_id}",
-        payload=cev.CustomerErased(customer=f"customers/{customer_id}"),
         actor="staff/x",
     )
 

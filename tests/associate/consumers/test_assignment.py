@@ -75,28 +75,33 @@ async def test_least_loaded_with_deterministic_ties(associate_service, associate
     assert {g[1] for g in got} == {Reason.ASSIGNMENT_REASON_STORE_RULE}
 
 
-async def test_no_home_store_goes_to_the_hq_pool_and_the_manager_queue(associate_service, associate_stub, adb):
-    cid = f"c-{uid()}"
-    await publish(associate_service, customer_created(cid, ""))
-
-    async def pooled():
-        row = await (await adb.execute("SELECT reason FROM hq_pool WHERE customer_id = %s", (cid,))).fetchone()
-        return row
-
-    assert (await eventually(pooled))[0] == Reason.ASSIGNMENT_REASON_HQ_POOL
-    store = await make_store(associate_stub)
+async def _pool(stub, principal) -> list[str]:
     names, token = [], ""
     while True:
-        page = await associate_stub.ListUnassigned(
-            api.ListUnassignedRequest(page_size=200, page_token=token),
-            metadata=md(manager(store.name)),
-            timeout=TIMEOUT,
+        page = await stub.ListUnassigned(
+            api.ListUnassignedRequest(page_size=200, page_token=token), metadata=md(principal), timeout=TIMEOUT
         )
         names += [x.name for x in page.assignments]
         token = page.next_page_token
         if not token:
-            break
-    assert f"customers/{cid}/assignment" in names
+            return names
+
+
+async def _pooled(adb, cid):
+    async def pooled():
+        return await (await adb.execute("SELECT reason FROM hq_pool WHERE customer_id = %s", (cid,))).fetchone()
+
+    return (await eventually(pooled))[0]
+
+
+async def test_no_home_store_goes_to_the_hq_pool(associate_service, associate_stub, adb):
+    cid = f"c-{uid()}"
+    await publish(associate_service, customer_created(cid, ""))
+    assert await _pooled(adb, cid) == Reason.ASSIGNMENT_REASON_HQ_POOL
+    store = await make_store(associate_stub)
+    assert f"customers/{cid}/assignment" in await _pool(associate_stub, hq())
+    # She belongs to no store: no manager sees her (audit item 10) or places her (item 1).
+    assert f"customers/{cid}/assignment" not in await _pool(associate_stub, manager(store.name))
     reason = await denied_reason(
         associate_stub.ListUnassigned(
             api.ListUnassignedRequest(), metadata=md(associate(store.name, "a-x")), timeout=TIMEOUT
@@ -107,7 +112,28 @@ async def test_no_home_store_goes_to_the_hq_pool_and_the_manager_queue(associate
         api.GetCustomerAssignmentRequest(name=f"customers/{cid}/assignment"), metadata=md(hq()), timeout=TIMEOUT
     )
     assert got.in_pool and not got.primary_associate
-    # A manager places her from the queue with one of her associates.
+    mine = await make_associate(associate_stub, store.name)
+    request = api.TransferClientRequest(
+        name=f"customers/{cid}/assignment", associate=mine.name, reason="visited the boutique"
+    )
+    denied = await denied_reason(
+        associate_stub.TransferClient(request, metadata=md(manager(store.name)), timeout=TIMEOUT)
+    )
+    assert denied == "ROLE_DENIED"
+    placed = await associate_stub.TransferClient(request, metadata=md(hq()), timeout=TIMEOUT)
+    assert placed.primary_associate == mine.name and not placed.in_pool
+    assert (await (await adb.execute("SELECT count(*) FROM hq_pool WHERE customer_id = %s", (cid,))).fetchone())[0] == 0
+
+
+async def test_a_store_without_anyone_taking_clients_pools_her_for_its_manager(associate_service, associate_stub, adb):
+    store, elsewhere = await make_store(associate_stub), await make_store(associate_stub)
+    await make_associate(associate_stub, store.name, capacity=0)  # takes no new clients from the rule
+    cid = f"c-{uid()}"
+    await publish(associate_service, customer_created(cid, store.name))
+    assert await _pooled(adb, cid) == Reason.ASSIGNMENT_REASON_HQ_POOL
+    assert f"customers/{cid}/assignment" in await _pool(associate_stub, manager(store.name))
+    assert f"customers/{cid}/assignment" not in await _pool(associate_stub, manager(elsewhere.name))
+    # Her store's manager places her from the queue with one of her associates.
     mine = await make_associate(associate_stub, store.name)
     placed = await associate_stub.TransferClient(
         api.TransferClientRequest(
@@ -117,7 +143,7 @@ async def test_no_home_store_goes_to_the_hq_pool_and_the_manager_queue(associate
         timeout=TIMEOUT,
     )
     assert placed.primary_associate == mine.name and not placed.in_pool
-    assert (await (await adb.execute("SELECT count(*) FROM hq_pool WHERE customer_id = %s", (cid,))).fetchone())[0] == 0
+    assert f"customers/{cid}/assignment" not in await _pool(associate_stub, manager(store.name))
 
 
 async def test_qr_scan_binds_over_the_store_rule_but_not_over_a_referral(associate_service, associate_stub, adb):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from services.associate.domain import assignment as rules
 from services.associate.domain.assignment import Candidate, Holding, Reason, Role
 
@@ -79,16 +77,3 @@ def test_a_merge_keeps_the_survivors_primary_and_adds_the_duplicates_secondaries
     duplicate = _holding("a", Reason.REFERRAL, ("b",))
     assert rules.followers_after_merge(duplicate, _holding()) == ("a", ("b",))
     assert rules.followers_after_merge(duplicate, _holding("z", Reason.CLAIM)) == (None, ("b",))
-
-
-@pytest.mark.parametrize(
-    "role,primary_store,home,expected",
-    [
-        (Role.PRIMARY, "stores/old", "stores/home", {"stores/new", "stores/old"}),
-        (Role.SECONDARY, "stores/old", "stores/home", {"stores/new"}),
-        (Role.PRIMARY, None, "stores/home", {"stores/new", "stores/home"}),
-        (Role.SECONDARY, None, "", {"stores/new"}),
-    ],
-)
-def test_the_stores_a_transfer_concerns(role, primary_store, home, expected):
-    assert rules.stores_concerned(role, "stores/new", primary_store, home) == expected
