@@ -41,6 +41,12 @@ ATTRIBUTION_CORRECTED = "atelier.associate.attribution_corrected"
 # appointments service (its contract arrives with the service; consumed by name today)
 APPOINTMENT_BOOKED = "atelier.appointments.booked"
 
+# Types already consumed by name whose event proto (documented subject and payload) has
+# not landed yet. The contract test requires every other constant to be documented in
+# protos/atelier/events/v1 with its payload in PAYLOADS, and fails once one of these is
+# documented, so it leaves this set then.
+AWAITING_CONTRACT: frozenset[str] = frozenset({APPOINTMENT_BOOKED})
+
 PAYLOADS: dict[str, type[Message]] = {
     CUSTOMER_CREATED: customer_ev.CustomerCreated,
     CUSTOMER_UPDATED: customer_ev.CustomerUpdated,

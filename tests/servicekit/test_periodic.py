@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
-from services.customer.app import build
+from tests.servicekit.support import build, kit_config, migrated_database
 
 
 async def test_periodic_job_runs_on_one_replica_at_a_time(infra):
-    config = infra.service_config("periodic")
+    config = kit_config(infra, await migrated_database(infra, "periodic"))
     running, concurrent, runs = 0, [], []
 
     async def job(replica: str):
@@ -21,7 +21,7 @@ async def test_periodic_job_runs_on_one_replica_at_a_time(infra):
 
     replicas = []
     for label in ("a", "b"):
-        runtime, register = build(config)
+        runtime, _, register = build(config)
         runtime.add_periodic("test-job", 0.1, lambda label=label: job(label))
         await runtime.start(register)
         replicas.append(runtime)

@@ -4,41 +4,25 @@ dedupe after a crash, and consumers applying each event once."""
 from __future__ import annotations
 
 import asyncio
-import secrets
 
 import nats
 import pytest
 import sqlalchemy as sa
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from atelier.customer.v1 import customer_pb2, customer_service_pb2 as api
+from atelier.customer.v1 import customer_pb2
+from atelier.customer.v1 import customer_service_pb2 as api
 from atelier.events.v1 import customer_events_pb2, envelope_pb2
-from servicekit import db, events, migrations, outbox
+from servicekit import event_types, events, outbox
 from servicekit.inbox import EventConsumer, PoisonEvent
-from services.customer.app import MIGRATIONS
+from servicekit.uow import UnitOfWork
 from tests.conftest import hq, metadata_for
-
-
-@pytest.fixture
-async def bus_env(infra):
-    """A private database with the outbox tables, a private stream and a NATS connection."""
-    tag = secrets.token_hex(3)
-    url = infra.database_url(f"events_{tag}")
-    await asyncio.to_thread(migrations.upgrade, url, MIGRATIONS)
-    engine = db.create_engine(url)
-    nc = await nats.connect(infra.nats_url)
-    js = nc.jetstream()
-    bus = events.EventBus(prefix=f"e{tag}", stream=f"E{tag.upper()}")
-    await events.ensure_stream(js, bus)
-    yield engine, js, bus, url
-    await js.delete_stream(bus.stream)
-    await nc.drain()
-    await engine.dispose()
+from tests.customer.support import known_store
 
 
 def _envelope(i: int) -> envelope_pb2.EventEnvelope:
     return events.new_envelope(
-        event_type="atelier.customer.deleted",
+        event_type=event_types.CUSTOMER_DELETED,
         source="test",
         subject=f"customers/c-{i}",
         payload=customer_events_pb2.CustomerDeleted(customer=f"customers/c-{i}"),
@@ -57,7 +41,9 @@ async def _stream_ids(js, bus) -> list[str]:
     """Every event id in the stream, in order, read with an ephemeral consumer."""
     info = await js.stream_info(bus.stream)
     total = info.state.messages
-    sub = await js.pull_subscribe(bus.all_subjects, stream=bus.stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+    sub = await js.pull_subscribe(
+        bus.all_subjects, stream=bus.stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.ALL)
+    )
     ids: list[str] = []
     while len(ids) < total:
         for msg in await sub.fetch(min(500, total - len(ids)), timeout=5):
@@ -108,7 +94,9 @@ async def test_relay_cancelled_mid_publish_loses_and_duplicates_nothing(bus_env)
     stop = asyncio.Event()
     first = outbox.OutboxRelay(engine, js, bus, database_url=url, batch_size=200)
     task = asyncio.create_task(first.run(stop))
-    while (await js.stream_info(bus.stream)).state.messages == 0:
+    for _ in range(2000):
+        if (await js.stream_info(bus.stream)).state.messages:
+            break
         await asyncio.sleep(0.005)
     task.cancel()  # killed wherever it stands: mid-batch, between ack and mark, ...
     with pytest.raises(asyncio.CancelledError):
@@ -147,8 +135,8 @@ async def _effects(engine) -> list[str]:
         return [r.event_id for r in await conn.execute(sa.text("SELECT event_id FROM effects"))]
 
 
-async def _apply_effect(conn, envelope):
-    await conn.execute(sa.text("INSERT INTO effects VALUES (:id, 1)"), {"id": envelope.id})
+async def _apply_effect(uow: UnitOfWork, envelope):
+    await uow.conn.execute(sa.text("INSERT INTO effects VALUES (:id, 1)"), {"id": envelope.id})
 
 
 class _AckLostOnce(EventConsumer):
@@ -168,8 +156,13 @@ async def test_redelivered_event_is_applied_once(bus_env):
     engine, js, bus, url = bus_env
     await _effects_table(engine)
     consumer = _AckLostOnce(
-        js=js, engine=engine, bus=bus, durable="test-redelivery",
-        event_types=["atelier.customer.deleted"], handler=_apply_effect, ack_wait=1.0,
+        js=js,
+        engine=engine,
+        bus=bus,
+        durable="test-redelivery",
+        event_types=[event_types.CUSTOMER_DELETED],
+        handler=_apply_effect,
+        ack_wait=1.0,
     )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
@@ -192,17 +185,22 @@ async def test_failing_handler_is_retried_and_poison_is_terminated(bus_env):
     ids = await _record(engine, 2)
     poison_id = ids[1]
 
-    async def flaky(conn, envelope):
+    async def flaky(uow: UnitOfWork, envelope):
         attempts[envelope.id] = attempts.get(envelope.id, 0) + 1
         if envelope.id == poison_id:
             raise PoisonEvent("cannot apply")
         if attempts[envelope.id] < 3:
             raise RuntimeError("transient")
-        await _apply_effect(conn, envelope)
+        await _apply_effect(uow, envelope)
 
     consumer = EventConsumer(
-        js=js, engine=engine, bus=bus, durable="test-retry",
-        event_types=["atelier.customer.deleted"], handler=flaky, backoff=[0.1, 0.2],
+        js=js,
+        engine=engine,
+        bus=bus,
+        durable="test-retry",
+        event_types=[event_types.CUSTOMER_DELETED],
+        handler=flaky,
+        backoff=[0.1, 0.2],
     )
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
@@ -228,9 +226,11 @@ async def test_customer_changes_emit_one_event_each(customer_service, customer_s
         f"{bus.prefix}.customer.>", stream=bus.stream, config=ConsumerConfig(deliver_policy=DeliverPolicy.NEW)
     )
     md = metadata_for(hq())
+    store = await known_store(customer_service)  # the customer service checks home stores against its directory
     created = await customer_stub.CreateCustomer(
-        api.CreateCustomerRequest(customer=customer_pb2.Customer(given_name="Events", home_store="stores/ev")),
-        metadata=md, timeout=10,
+        api.CreateCustomerRequest(customer=customer_pb2.Customer(given_name="Events", home_store=store)),
+        metadata=md,
+        timeout=10,
     )
     created.given_name = "Evented"
     await customer_stub.UpdateCustomer(
@@ -252,10 +252,10 @@ async def test_customer_changes_emit_one_event_each(customer_service, customer_s
             break
     await nc.drain()
     assert [e.type for e in seen] == [
-        "atelier.customer.created",
-        "atelier.customer.updated",
-        "atelier.customer.consent_changed",
-        "atelier.customer.deleted",
+        event_types.CUSTOMER_CREATED,
+        event_types.CUSTOMER_UPDATED,
+        event_types.CUSTOMER_CONSENT_CHANGED,
+        event_types.CUSTOMER_DELETED,
     ]
     assert all(e.source == "customer" and e.actor == "staff/hq-1" for e in seen)
     assert seen[0].trace_context.get("traceparent")

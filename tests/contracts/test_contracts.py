@@ -16,11 +16,7 @@ SCRIPT = ROOT / "scripts" / "protos.py"
 
 
 def _files(root: Path) -> set[str]:
-    return {
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts
-    }
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
 def test_committed_stubs_match_a_fresh_generation(tmp_path):
