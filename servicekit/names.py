@@ -7,7 +7,9 @@ import uuid
 
 from servicekit.errors import invalid
 
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
+# \A and \Z (not ^ and $): `$` also matches before a final newline, which would let
+# `customers/abc\n` through wherever the pattern is used with match().
+ID_PATTERN = re.compile(r"\A[a-z0-9][a-z0-9-]{2,62}\Z")
 
 
 def new_id() -> str:
@@ -19,6 +21,7 @@ def parse(name: str, collection: str, field: str) -> str:
     prefix = collection + "/"
     if not name:
         raise invalid(field, f"required, e.g. {collection}/abc-123")
-    if not name.startswith(prefix) or not ID_PATTERN.match(name[len(prefix):]):
+    resource_id = name[len(prefix) :]
+    if not name.startswith(prefix) or not ID_PATTERN.fullmatch(resource_id):
         raise invalid(field, f"must look like {collection}/<id>")
-    return name[len(prefix):]
+    return resource_id
