@@ -195,6 +195,21 @@ async def assign(db, customer_id: str, associate_id: str, reason: int = 2, when:
     )
 
 
+async def known_customer(db, store: str, holder: str = "") -> str:
+    """A customer of `store` (bare) the service has heard of, held by `holder` (bare) when
+    named; her id."""
+    customer_id = f"c-{uid()}"
+    await db.execute(
+        "INSERT INTO customer_homes (customer_id, home_store) VALUES (%s, %s)", (customer_id, f"stores/{store}")
+    )
+    if holder:
+        await db.execute(
+            "INSERT INTO assignments (customer_id, associate_id, role, reason) VALUES (%s, %s, 1, 1)",
+            (customer_id, holder),
+        )
+    return customer_id
+
+
 async def seed_book(adb, associate_id: str, n: int, *, secondary: int = 0) -> list[str]:
     """Give her `n` customers (and `secondary` secondary holdings) the way the rules would."""
     tag = uid()

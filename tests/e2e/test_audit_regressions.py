@@ -178,7 +178,6 @@ async def titles(client: httpx.AsyncClient, who: dict[str, str]) -> list[str]:
     return [t.get("title", "") for t in got.get("tasks", [])]
 
 
-@strict_xfail("audit item 4")
 @pytest.mark.parametrize("kind", [SAME_STORE_ASSOCIATE, OTHER_STORE_ASSOCIATE, OTHER_STORE_MANAGER])
 async def test_a_task_needs_a_customer_the_caller_reaches(mesh: Mesh, world: World, kind: str) -> None:
     title = f"Call her ({uid()})"
@@ -194,7 +193,6 @@ async def test_a_task_needs_a_customer_the_caller_reaches(mesh: Mesh, world: Wor
     assert title not in await titles(mesh.client, headers(world, HOLDER))
 
 
-@strict_xfail("audit item 4")
 @pytest.mark.parametrize(("kind", "status"), [(HOLDER, 403), (SAME_STORE_MANAGER, 403), (HQ, 404)])
 async def test_a_task_for_a_customer_that_does_not_exist_is_refused(
     mesh: Mesh, world: World, kind: str, status: int

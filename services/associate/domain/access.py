@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from servicekit.auth import Principal, Role
-from servicekit.errors import AtelierError, FailedPrecondition, NotFound, PermissionDenied
+from servicekit.errors import AtelierError, FailedPrecondition, NotFound, PermissionDenied, invalid
 
 from .names import bare, prefixed
 from .staff import Staff, StaffRole, check_not_departed, holds_books
@@ -264,26 +264,33 @@ def missing(p: Principal, resource: str) -> AtelierError:
     return hidden(p, resource, _out_of_reach(p, resource, "TASK_OUT_OF_SCOPE"))
 
 
+def _mine(p: Principal) -> TaskScope:
+    """The caller's own tasks; a caller without an associate id (headquarters, a manager's
+    token without one) has none to list: the view is the request's mistake."""
+    if not p.associate_id:
+        raise invalid("view", "the caller is no associate (her token names no associate id): list a store or all")
+    return TaskScope(associate=p.associate_id)
+
+
 def list_scope(p: Principal, view: str, store: str) -> TaskScope:
     """view: "mine", "store", "all" or "" (the role's default)."""
-    mine = TaskScope(associate=p.associate_id or "\x00none")
     if p.role is Role.ASSOCIATE:
         if view in ("", "mine"):
-            return mine
+            return _mine(p)
         raise PermissionDenied("associates list their own tasks", reason="ROLE_DENIED", metadata={"view": view})
     if p.role is Role.MANAGER:
         own = caller_store(p)
         if store and bare(store, "stores") != own:
             raise _out_of_reach(p, store, "STORE_OUT_OF_SCOPE")
         if view == "mine":
-            return mine
+            return _mine(p)
         if view == "all":
             raise PermissionDenied(
                 "managers list the tasks of their store", reason="ROLE_DENIED", metadata={"view": view}
             )
         return TaskScope(store=own)
     if view == "mine":
-        return mine
+        return _mine(p)
     if view == "store" or store:
         return TaskScope(store=bare(store, "stores") or None)
     return TaskScope()

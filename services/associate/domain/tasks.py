@@ -242,10 +242,20 @@ def _in_year(year: int, month: int, day: int) -> date:
         raise
 
 
+def due_today(now: datetime, tz: ZoneInfo, hour: int) -> datetime:
+    """Due today in the store: at its local `hour` while that is still ahead, else by the
+    end of its day (local midnight). Never in the past, so never overdue when planned."""
+    today = local_day(now, tz)
+    at_hour = at_local(today, hour, tz)
+    if at_hour > now:
+        return at_hour
+    return at_local(today + timedelta(days=1), 0, tz)
+
+
 def greeting(rule: str, month: int, day: int, now: datetime, tz: ZoneInfo, cfg: TaskRuleConfig) -> PlannedTask | None:
     """The greeting for the next occurrence of a date (today counts). Due M days before at
-    the store's local hour; when she is added fewer than M days ahead of it, due now. None
-    for an impossible date."""
+    the store's local hour; when she is added fewer than M days ahead of it, due today
+    (domain.tasks.due_today), not overdue from the start. None for an impossible date."""
     try:
         _in_year(2000, month, day)  # a leap year: every real (month, day) exists
     except ValueError:
@@ -254,12 +264,14 @@ def greeting(rule: str, month: int, day: int, now: datetime, tz: ZoneInfo, cfg: 
     occurrence = next_occurrence(month, day, today)
     due = at_local(occurrence - timedelta(days=cfg.greeting_days), cfg.local_hour, tz)
     now_utc = now.astimezone(UTC)
+    if due < now_utc:
+        due = due_today(now_utc, tz, cfg.local_hour)
     what = "birthday" if rule == BIRTHDAY_GREETING else "anniversary"
     return PlannedTask(
         rule=rule,
         # One per occurrence: next year's birthday is a new task, this year's never twice.
         trigger_key=occurrence.isoformat(),
-        due_time=max(due, now_utc),
+        due_time=due,
         title=f"Greet her before her {what} on {occurrence.strftime('%d %B')}",
     )
 

@@ -18,7 +18,7 @@ from ..domain.tasks import PlannedTask, TaskFilter, TaskRuleConfig, TaskStatus
 from ..messages import events
 from ..messages import tasks as messages
 from ..storage import associates, tasks
-from . import greetings, task_routes
+from . import customer_facts, greetings, task_routes
 from .reads import Page
 from .writes import create_once
 
@@ -63,10 +63,15 @@ async def create_task(
     channel: int,
     kind: int,
 ) -> task_pb2.Task:
-    """A task made by hand: for the associate named (or the caller herself), in her store."""
+    """A task made by hand, on a customer the caller reaches (an associate the customers she
+    holds, a manager her store's, headquarters anyone): for the associate named (or the
+    caller herself), in her store. A customer the service never heard of answers store
+    staff like one out of reach, headquarters NOT_FOUND."""
 
     async def insert(uow: UnitOfWork) -> task_pb2.Task:
         conn = uow.conn
+        _, facts = await customer_facts.load(conn, customer_id)
+        access.check_reach_customer(caller, facts)
         default = await task_routes.route(conn, customer_id, fallback_store=caller.store)
         assignee = planning.manual_assignee(caller, associate_id)
         home = await associates.store_of(conn, assignee) if assignee else None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from tests.conftest import bearer
 
-from ..support import seed_store, uid
+from ..support import known_customer, seed_store
 
 
 async def test_tasks_and_figures_over_http(tasks_http, db):
@@ -17,7 +17,13 @@ async def test_tasks_and_figures_over_http(tasks_http, db):
     due = (datetime.now(UTC) - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
 
     created = await tasks_http.post(
-        "/v1/tasks", json={"customer": f"customers/c-{uid()}", "dueTime": due, "title": "Send the sketch"}, headers=me
+        "/v1/tasks",
+        json={
+            "customer": f"customers/{await known_customer(db, store, a1)}",
+            "dueTime": due,
+            "title": "Send the sketch",
+        },
+        headers=me,
     )
     assert created.status_code == 200, created.text
     task = created.json()

@@ -10,6 +10,7 @@ import grpc
 
 from atelier.associate.v1 import task_pb2
 from atelier.associate.v1 import task_service_pb2 as api
+from servicekit.auth import Principal, Role
 
 from ..support import (
     TIMEOUT,
@@ -17,6 +18,7 @@ from ..support import (
     denied_reason,
     hq_p,
     invalid_fields,
+    known_customer,
     manager_p,
     md,
     rpc_error,
@@ -44,7 +46,7 @@ async def test_associate_creates_her_own_task_idempotently(task_stub, db):
     me = associate_p(store, a1)
     due = datetime.now(UTC) + timedelta(days=1)
     request_id = str(uuid.uuid4())
-    first = await _create(task_stub, me, f"c-{uid()}", due, request_id=request_id)
+    first = await _create(task_stub, me, await known_customer(db, store, a1), due, request_id=request_id)
     again = await _create(task_stub, me, first.customer.split("/")[1], due, request_id=request_id)
     assert again.name == first.name
     assert first.associate == f"associates/{a1}" and first.store == f"stores/{store}"
@@ -70,10 +72,12 @@ async def test_list_mine_store_overdue_and_paging(task_stub, db):
     store, (a1, a2) = await seed_store(db, associates=("a", "b"))
     now = datetime.now(UTC)
     mine = associate_p(store, a1)
-    overdue = await _create(task_stub, mine, f"c-{uid()}", now - timedelta(hours=2))
-    soon = await _create(task_stub, mine, f"c-{uid()}", now + timedelta(hours=2))
-    later = await _create(task_stub, mine, f"c-{uid()}", now + timedelta(days=2))
-    theirs = await _create(task_stub, associate_p(store, a2), f"c-{uid()}", now - timedelta(hours=1))
+    overdue = await _create(task_stub, mine, await known_customer(db, store, a1), now - timedelta(hours=2))
+    soon = await _create(task_stub, mine, await known_customer(db, store, a1), now + timedelta(hours=2))
+    later = await _create(task_stub, mine, await known_customer(db, store, a1), now + timedelta(days=2))
+    theirs = await _create(
+        task_stub, associate_p(store, a2), await known_customer(db, store, a2), now - timedelta(hours=1)
+    )
 
     listed = await task_stub.ListTasks(api.ListTasksRequest(), metadata=md(mine), timeout=TIMEOUT)
     assert [t.name for t in listed.tasks] == [overdue.name, soon.name, later.name]
@@ -100,7 +104,7 @@ async def test_complete_snooze_cancel(task_stub, db):
     store, (a1,) = await seed_store(db)
     me = associate_p(store, a1)
     now = datetime.now(UTC)
-    task = await _create(task_stub, me, f"c-{uid()}", now - timedelta(hours=1))
+    task = await _create(task_stub, me, await known_customer(db, store, a1), now - timedelta(hours=1))
 
     fields = await invalid_fields(
         task_stub.CompleteTask(
@@ -151,7 +155,7 @@ async def test_complete_snooze_cancel(task_stub, db):
     )
     assert closed.code() == grpc.StatusCode.FAILED_PRECONDITION
 
-    other = await _create(task_stub, me, f"c-{uid()}", now + timedelta(hours=1))
+    other = await _create(task_stub, me, await known_customer(db, store, a1), now + timedelta(hours=1))
     cancelled = await task_stub.CancelTask(
         api.CancelTaskRequest(name=other.name, outcome_note="she moved abroad"), metadata=md(me), timeout=TIMEOUT
     )
@@ -162,7 +166,9 @@ async def test_authorisation_denials(task_stub, db):
     store, (a1, a2) = await seed_store(db, associates=("a", "b"))
     other_store, _ = await seed_store(db)
     now = datetime.now(UTC)
-    task = await _create(task_stub, associate_p(store, a1), f"c-{uid()}", now + timedelta(hours=1))
+    task = await _create(
+        task_stub, associate_p(store, a1), await known_customer(db, store, a1), now + timedelta(hours=1)
+    )
     colleague = associate_p(store, a2)
     stranger = manager_p(other_store)
 
@@ -220,7 +226,9 @@ async def test_authorisation_denials(task_stub, db):
     assert (
         await denied_reason(
             task_stub.CreateTask(
-                api.CreateTaskRequest(task=_task(f"c-{uid()}", now, associate=f"associates/{a1}")),
+                api.CreateTaskRequest(
+                    task=_task(await known_customer(db, store, a2), now, associate=f"associates/{a1}")
+                ),
                 metadata=md(colleague),
                 timeout=TIMEOUT,
             )
@@ -232,7 +240,7 @@ async def test_authorisation_denials(task_stub, db):
     assert (
         await denied_reason(
             task_stub.CreateTask(
-                api.CreateTaskRequest(task=_task(f"c-{uid()}", now, associate=f"associates/{b1}")),
+                api.CreateTaskRequest(task=_task(await known_customer(db, store), now, associate=f"associates/{b1}")),
                 metadata=md(manager_p(store)),
                 timeout=TIMEOUT,
             )
@@ -241,13 +249,13 @@ async def test_authorisation_denials(task_stub, db):
     )
     assert await invalid_fields(
         task_stub.CreateTask(
-            api.CreateTaskRequest(task=_task(f"c-{uid()}", now, associate="associates/nobody-here")),
+            api.CreateTaskRequest(task=_task(await known_customer(db, store), now, associate="associates/nobody-here")),
             metadata=md(manager_p(store)),
             timeout=TIMEOUT,
         )
     ) == ["task.associate"]
     handed = await task_stub.CreateTask(
-        api.CreateTaskRequest(task=_task(f"c-{uid()}", now, associate=f"associates/{a2}")),
+        api.CreateTaskRequest(task=_task(await known_customer(db, store), now, associate=f"associates/{a2}")),
         metadata=md(manager_p(store)),
         timeout=TIMEOUT,
     )
@@ -261,3 +269,37 @@ async def test_authorisation_denials(task_stub, db):
     assert snoozed.status == task_pb2.TASK_STATUS_SNOOZED
     got = await task_stub.GetTask(api.GetTaskRequest(name=task.name), metadata=md(hq_p()), timeout=TIMEOUT)
     assert got.name == task.name
+
+
+async def test_a_task_needs_a_customer_the_caller_reaches(task_stub, db):
+    """Audit item 4: an associate puts tasks on the customers she holds, a manager on her
+    store's, headquarters on anyone; a customer that does not exist answers store staff
+    like one out of reach, headquarters NOT_FOUND."""
+    store, (a1, a2) = await seed_store(db, associates=("a", "b"))
+    other_store, (b1,) = await seed_store(db)
+    hers = await known_customer(db, store, a1)
+    now = datetime.now(UTC) + timedelta(days=1)
+    for who in (associate_p(store, a2), manager_p(other_store), associate_p(other_store, b1)):
+        assert await denied_reason(_create(task_stub, who, hers, now)) == "CUSTOMER_OUT_OF_SCOPE"
+        assert await denied_reason(_create(task_stub, who, f"nobody-{uid()}", now)) == "CUSTOMER_OUT_OF_SCOPE"
+    listed = await task_stub.ListTasks(api.ListTasksRequest(), metadata=md(associate_p(store, a1)), timeout=TIMEOUT)
+    assert listed.tasks == []  # nothing landed in the holder's list
+    missing = await rpc_error(_create(task_stub, hq_p(), f"nobody-{uid()}", now))
+    assert missing.code() == grpc.StatusCode.NOT_FOUND
+    for who in (associate_p(store, a1), manager_p(store), hq_p()):
+        made = await _create(task_stub, who, hers, now)
+        assert made.customer == f"customers/{hers}"
+    # A manager reaches a customer of her store nobody holds (her queue).
+    queued = await _create(task_stub, manager_p(store), await known_customer(db, store), now)
+    assert queued.store == f"stores/{store}"
+
+
+async def test_my_tasks_without_an_associate_id_name_the_view(task_stub):
+    """Audit item 14: TASK_VIEW_MINE from headquarters or a manager's token without an
+    associate id is INVALID_ARGUMENT naming `view`, not a server error."""
+    no_id = Principal("staff/m", Role.MANAGER, store="stores/s-x")
+    for who in (hq_p(), no_id):
+        fields = await invalid_fields(
+            task_stub.ListTasks(api.ListTasksRequest(view=api.TASK_VIEW_MINE), metadata=md(who), timeout=TIMEOUT)
+        )
+        assert fields == ["view"]

@@ -4,7 +4,9 @@ replies, appointment preparation, one task per trigger whatever the redelivery."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from atelier.associate.v1 import task_service_pb2 as task_api
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2, interaction_pb2
 from servicekit import event_types
@@ -13,11 +15,14 @@ from services.associate.domain.tasks import TaskStatus
 from services.associate.storage import tasks as task_storage
 
 from ..support import (
+    TIMEOUT,
     appointment_booked,
     assign,
     assignment_changed,
+    associate_p,
     customer_with_dates,
     interaction_recorded,
+    md,
     publish,
     purchase_recorded,
     seed_store,
@@ -27,6 +32,7 @@ from ..support import (
 )
 
 Kind = interaction_pb2.InteractionKind
+PARIS = ZoneInfo("Europe/Paris")
 TASKS = "SELECT rule, associate_id, store_id, due_time, status, trigger_resource, channel, trigger_key FROM tasks WHERE customer_id = %s ORDER BY due_time"
 
 
@@ -102,6 +108,28 @@ async def test_birthday_greeting_for_the_next_occurrence(tasks_service, db):
     occurrence = datetime.fromisoformat(key).date()
     assert occurrence.month == 2 and occurrence.day in (28, 29) and occurrence >= occurred.date()
     assert due <= datetime(occurrence.year, occurrence.month, occurrence.day, tzinfo=UTC) - timedelta(days=6)
+
+
+async def test_a_birthday_three_days_ahead_is_due_today_and_not_overdue(tasks_service, task_stub, db):
+    """Audit item 19: a greeting added fewer than 7 days before the date is due today in
+    the store (at its hour, or by the end of its day), not overdue when it appears."""
+    store, (a1,) = await seed_store(db, "Europe/Paris")
+    cid = f"c-{uid()}"
+    await assign(db, cid, a1)
+    soon = datetime.now(PARIS) + timedelta(days=3)
+    envelope = customer_with_dates(
+        cid, store=store, dates=[(customer_pb2.IMPORTANT_DATE_KIND_BIRTHDAY, soon.month, soon.day)]
+    )
+    await publish(tasks_service, envelope)
+    await wait_for(db, TASKS, (cid,))
+    task_id = (await (await db.execute("SELECT id FROM tasks WHERE customer_id = %s", (cid,))).fetchone())[0]
+    got = await task_stub.GetTask(
+        task_api.GetTaskRequest(name=f"tasks/{task_id}"), metadata=md(associate_p(store, a1)), timeout=TIMEOUT
+    )
+    due = got.due_time.ToDatetime(tzinfo=UTC)
+    occurred = envelope.occurred_at.ToDatetime(tzinfo=UTC)
+    assert not got.overdue and due > datetime.now(UTC)
+    assert (due - timedelta(microseconds=1)).astimezone(PARIS).date() == occurred.astimezone(PARIS).date()
 
 
 async def test_inbound_message_opens_a_reply_task_an_answer_closes_it(tasks_service, db):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from servicekit.auth import Principal, Role
-from servicekit.errors import PermissionDenied
+from servicekit.errors import InvalidArgument, PermissionDenied
 from services.associate.domain import access
 from services.associate.domain import attribution as ar
 from services.associate.domain.periods import period_problem
@@ -74,6 +74,21 @@ def test_list_scopes():
         access.list_scope(MANAGER, "store", "stores/milan")
     assert access.list_scope(HQ, "", "") == access.TaskScope()
     assert access.list_scope(HQ, "store", "stores/milan") == access.TaskScope(store="milan")
+
+
+def test_my_tasks_need_an_associate_id():
+    """Audit item 14: headquarters, or a manager whose token names no associate, asking for
+    her own tasks is a bad view, never a server error."""
+    no_id = Principal("staff/m", Role.MANAGER, store="stores/paris")
+    for who, view in (
+        (HQ, "mine"),
+        (no_id, "mine"),
+        (Principal("associates/x", Role.ASSOCIATE, store="stores/paris"), ""),
+    ):
+        with pytest.raises(InvalidArgument) as bad:
+            access.list_scope(who, view, "")
+        assert [v[0] for v in bad.value.violations] == ["view"]
+    assert access.list_scope(no_id, "", "") == access.TaskScope(store="paris")
 
 
 def test_figures_scope():

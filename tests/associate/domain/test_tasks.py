@@ -99,12 +99,37 @@ def test_leap_day_birthday_greeted_before_february_28_in_common_years():
     assert planned.due_time == utc(2027, 2, 21, 2, 0)  # 10:00 in Shanghai on 21 February
 
 
-def test_greeting_inside_the_window_is_due_now_not_in_the_past():
-    now = utc(2026, 11, 25, 12)
+def test_greeting_inside_the_window_is_due_today_not_in_the_past():
+    """Audit item 19: added fewer than 7 days ahead, the greeting is due today (after the
+    store's hour: by the end of its day), never overdue when it is created."""
+    now = utc(2026, 11, 25, 12)  # 13:00 in Paris, past its 10:00
     planned = rules.greeting(rules.ANNIVERSARY_GREETING, 11, 27, now, PARIS, CFG)
     assert planned.trigger_key == "2026-11-27"
-    assert planned.due_time == now
+    assert planned.due_time == utc(2026, 11, 25, 23)  # midnight in Paris: still today there
     assert planned.kind == task_pb2.TASK_KIND_ANNIVERSARY_GREETING
+
+
+def test_greeting_inside_the_window_before_the_stores_hour_is_due_at_that_hour_today():
+    planned = rules.greeting(rules.BIRTHDAY_GREETING, 11, 27, utc(2026, 11, 25, 6), PARIS, CFG)
+    assert planned.due_time == utc(2026, 11, 25, 9)  # 10:00 in Paris
+
+
+@pytest.mark.parametrize("hours_ahead", range(0, 24 * 8, 5))
+def test_a_greeting_is_never_overdue_when_planned(hours_ahead):
+    now = utc(2026, 3, 1, 0) + timedelta(hours=hours_ahead)
+    for tz in (PARIS, SHANGHAI):
+        planned = rules.greeting(rules.BIRTHDAY_GREETING, 3, 5, now, tz, CFG)
+        assert planned.due_time > now
+        # Due on her day at the latest (by the end of it when she is added that very day).
+        assert rules.local_day(planned.due_time - timedelta(microseconds=1), tz) <= date.fromisoformat(
+            planned.trigger_key
+        )
+
+
+def test_due_today_is_the_stores_hour_or_the_end_of_its_day():
+    assert rules.due_today(utc(2026, 6, 1, 5), PARIS, 10) == utc(2026, 6, 1, 8)  # 10:00 CEST
+    assert rules.due_today(utc(2026, 6, 1, 8), PARIS, 10) == utc(2026, 6, 1, 22)  # 10:00 exactly: by midnight
+    assert rules.due_today(utc(2026, 6, 1, 21, 59), PARIS, 10) == utc(2026, 6, 1, 22)
 
 
 def test_greeting_uses_the_store_local_date_for_today():
