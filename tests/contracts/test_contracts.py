@@ -11,7 +11,7 @@ from pathlib import Path
 
 from google.api import annotations_pb2
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "protos.py"
 
 
