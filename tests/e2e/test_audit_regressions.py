@@ -305,7 +305,6 @@ async def correct(world: World, kind: str, attribution: str, associate: str) -> 
     )
 
 
-@strict_xfail("audit item 6")
 async def test_a_manager_cannot_credit_another_stores_associate(mesh: Mesh, world: World) -> None:
     _, attribution = await world.attributed_purchase(world.shared["customer"], staff(world, HOLDER))
     stranger = staff(world, OTHER_STORE_ASSOCIATE).name
@@ -319,7 +318,6 @@ async def test_a_manager_cannot_credit_another_stores_associate(mesh: Mesh, worl
     assert attribution not in [a["name"] for a in listed.get("attributions", [])]
 
 
-@strict_xfail("audit item 6")
 async def test_a_correction_cannot_credit_an_associate_that_does_not_exist(mesh: Mesh, world: World) -> None:
     _, attribution = await world.attributed_purchase(world.shared["customer"], staff(world, HOLDER))
     answer = await correct(world, HQ, attribution, f"associates/nobody-{uid()}")

@@ -16,7 +16,7 @@ from servicekit.auth import Principal, Role
 from servicekit.errors import AtelierError, FailedPrecondition, NotFound, PermissionDenied, invalid
 
 from .names import bare, prefixed
-from .staff import Staff, StaffRole, check_not_departed, holds_books
+from .staff import Staff, StaffRole, Status, check_not_departed, holds_books
 from .stores import HOURS
 
 _EVERYWHERE = (Role.HQ, Role.SERVICE)
@@ -358,6 +358,23 @@ def check_figures(p: Principal, scope: FigureScope, associate_store: str | None)
     if scope.associate and scope.associate == p.associate_id:
         return
     raise _out_of_reach(p, name, "SCOPE_DENIED")
+
+
+def check_credit(p: Principal, credited: Staff | None, name: str) -> None:
+    """Whom a correction credits (`name`: `associates/{id}`): an associate who exists
+    (otherwise INVALID_ARGUMENT naming `associate`); for a manager, an active one of her
+    own store. Headquarters credits any existing associate (also one who has left: the
+    sale may be hers)."""
+    if credited is None:
+        raise invalid("associate", f"{name} does not exist")
+    if everywhere(p):
+        return
+    if prefixed("stores", credited.store_id) != p.store:
+        raise _out_of_reach(p, name, "SCOPE_DENIED")
+    if credited.status != Status.ACTIVE:
+        raise FailedPrecondition(
+            f"{name} is not an active associate", reason="ASSOCIATE_NOT_ACTIVE", metadata={"associate": name}
+        )
 
 
 def check_correct(p: Principal, store_id: str, resource: str) -> None:

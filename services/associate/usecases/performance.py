@@ -67,7 +67,9 @@ async def correct_attribution(
     reason: str,
     expected: int | None,
 ) -> performance_pb2.Attribution:
-    """Credits another associate (or nobody, ''), with the reason kept in the audit."""
+    """Credits another associate (or nobody, ''), with the reason kept in the audit: a
+    manager her store's entries to an active associate of her store, headquarters any
+    entry to any existing associate (audit item 6)."""
     async with tx.begin(caller) as uow:
         row = await ledger.get(uow.conn, attribution_id, lock=True)
         if row is None:
@@ -77,6 +79,9 @@ async def correct_attribution(
             access.check_correct(caller, "", name)
             raise NotFound(name)
         access.check_correct(caller, row.store_id, name)
+        if associate_id:
+            credited = f"associates/{associate_id}"
+            access.check_credit(caller, await associates.get(uow.conn, associate_id), credited)
         check_etag(expected, row.version)
         if associate_id == row.associate_id:
             raise invalid("associate", "already credited with this purchase")

@@ -240,6 +240,32 @@ async def test_correction_is_audited_and_restricted(tasks_service, performance_s
     assert events[0] == 2
 
 
+async def test_a_correction_credits_only_an_active_associate_of_the_managers_store(tasks_service, performance_stub, db):
+    """Audit item 6: a manager credits an active associate of her own store; headquarters
+    any associate that exists; an associate that does not exist is a bad `associate`."""
+    store, (a1, a2, away) = await seed_store(db, associates=("a", "b", "c"))
+    _, (stranger,) = await seed_store(db)
+    await db.execute("UPDATE associates SET status = 2 WHERE id = %s", (away,))  # on leave
+    purchase = purchase_recorded(f"c-{uid()}", store=store, order_time=datetime.now(UTC), assisting=a1)
+    await publish(tasks_service, purchase)
+    await settle(tasks_service)
+    entry = (await _ledger(performance_stub, hq_p(), f"stores/{store}"))[purchase.subject]
+
+    def correct(who, associate: str):
+        request = api.CorrectAttributionRequest(name=entry.name, associate=associate, reason="she served her")
+        return performance_stub.CorrectAttribution(request, metadata=md(who), timeout=TIMEOUT)
+
+    boss = manager_p(store)
+    assert await denied_reason(correct(boss, f"associates/{stranger}")) == "SCOPE_DENIED"
+    assert (await rpc_error(correct(boss, f"associates/{away}"))).code() == grpc.StatusCode.FAILED_PRECONDITION
+    for who in (boss, hq_p()):
+        assert await invalid_fields(correct(who, f"associates/nobody-{uid()}")) == ["associate"]
+    unchanged = await _ledger(performance_stub, hq_p(), f"stores/{store}")
+    assert unchanged[purchase.subject].associate == f"associates/{a1}"
+    assert (await correct(boss, f"associates/{a2}")).associate == f"associates/{a2}"
+    assert (await correct(hq_p(), f"associates/{stranger}")).associate == f"associates/{stranger}"
+
+
 async def test_figures_authorisation(tasks_service, performance_stub, db):
     store, (a1, a2) = await seed_store(db, associates=("a", "b"))
     other_store, (b1,) = await seed_store(db)

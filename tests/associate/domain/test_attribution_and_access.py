@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from servicekit.auth import Principal, Role
-from servicekit.errors import InvalidArgument, PermissionDenied
+from servicekit.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from services.associate.domain import access
 from services.associate.domain import attribution as ar
 from services.associate.domain.periods import period_problem
@@ -117,6 +117,25 @@ def test_corrections_are_for_managers_of_the_store_and_hq():
     assert denied.value.reason == "ROLE_DENIED"
     with pytest.raises(PermissionDenied):
         access.check_correct(MANAGER, "milan", "attributions/x")
+
+
+class _Member:
+    def __init__(self, store_id: str, status: int = 1):
+        self.id, self.store_id, self.role, self.status = "a-9", store_id, 1, status
+
+
+def test_a_correction_credits_an_active_associate_of_the_managers_store():
+    access.check_credit(MANAGER, _Member("paris"), "associates/a-9")
+    access.check_credit(HQ, _Member("milan", status=3), "associates/a-9")  # HQ: anyone who exists
+    with pytest.raises(PermissionDenied) as denied:
+        access.check_credit(MANAGER, _Member("milan"), "associates/a-9")
+    assert denied.value.reason == "SCOPE_DENIED"
+    with pytest.raises(FailedPrecondition):
+        access.check_credit(MANAGER, _Member("paris", status=2), "associates/a-9")
+    for who in (MANAGER, HQ):
+        with pytest.raises(InvalidArgument) as bad:
+            access.check_credit(who, None, "associates/nobody")
+        assert [v[0] for v in bad.value.violations] == ["associate"]
 
 
 def test_store_staff_see_their_own_figures_by_default():
