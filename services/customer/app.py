@@ -1,5 +1,6 @@
 """The customer service's wiring, all of it: the runtime, the unit-of-work factory, the
-servicers of its four gRPC services, the `assignments` consumer and the audit writer."""
+servicers of its four gRPC services, the `assignments` and `directory` consumers and the
+audit writer."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from .api.customer_service import CustomerServicer
 from .api.privacy_service import PrivacyServicer
 from .api.purchase_service import PurchaseServicer
 from .api.timeline_service import TimelineServicer
-from .consumers import assignments
+from .consumers import assignments, directory
 from .domain.computed_tags import TagRules
 
 SERVICE_NAME = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
@@ -53,6 +54,7 @@ def build(
     tx = Transactions(runtime.engine)
 
     runtime.add_consumer(purpose="assignments", event_types=assignments.EVENT_TYPES, handler=assignments.handle)
+    runtime.add_consumer(purpose="directory", event_types=directory.EVENT_TYPES, handler=directory.handle)
 
     # Audit records of reads are batched in memory and written every ~100 ms; the last
     # ones are flushed once in-flight calls have drained at shutdown.
@@ -61,7 +63,7 @@ def build(
 
     def register(server: grpc.aio.Server) -> None:
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(tx, rules, audit), server)
-        purchase_service_pb2_grpc.add_PurchaseServiceServicer_to_server(PurchaseServicer(tx, rules), server)
+        purchase_service_pb2_grpc.add_PurchaseServiceServicer_to_server(PurchaseServicer(tx, rules, audit), server)
         timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(TimelineServicer(tx, audit), server)
         privacy_service_pb2_grpc.add_PrivacyServiceServicer_to_server(PrivacyServicer(tx, rules), server)
 

@@ -5,6 +5,11 @@ merges and privacy.
 The service and its database are shared by the whole session, so every test makes its
 own stores, names, order ids and contact values unique (uuid-based) and asserts only on
 those.
+
+A customer's home store, a purchase's store and a referral code must be known to the
+service's directory (the associate service's store and associate events): `known_store`
+and `known_staff` apply those events through the `directory` consumer's handler, as the
+inbox would, so tests need no associate service. `new_store()` names a store nobody knows.
 """
 
 from __future__ import annotations
@@ -35,10 +40,15 @@ from atelier.customer.v1 import (
 from atelier.customer.v1 import (
     customer_service_pb2 as api,
 )
+from atelier.events.v1 import associate_events_pb2 as associate_ev
 from atelier.events.v1 import envelope_pb2
-from servicekit.auth import Principal
+from servicekit import event_types
+from servicekit.auth import SYSTEM, Principal
 from servicekit.db import libpq_url
-from tests.conftest import hq, metadata_for
+from servicekit.events import new_envelope
+from servicekit.uow import in_unit_of_work
+from services.customer.consumers import directory as directory_consumer
+from tests.conftest import associate, hq, manager, metadata_for
 
 TIMEOUT = 10
 Kind = customer_pb2.ContactKind
@@ -50,6 +60,92 @@ def uid() -> str:
 
 def new_store() -> str:
     return f"stores/t-{uid()}"
+
+
+# -- the directory of stores and staff -------------------------------------------
+
+
+async def directory_event(service, event_type: str, payload, subject: str, when: datetime | None = None) -> None:
+    """Apply one store or associate event through the `directory` consumer's handler, in a
+    unit of work acting as the platform (as the inbox does)."""
+    envelope = new_envelope(event_type=event_type, source="associate", subject=subject, payload=payload, actor="test")
+    if when is not None:
+        envelope.occurred_at.FromDatetime(when)
+    assert envelope.type in directory_consumer.EVENT_TYPES
+    async with service.runtime.engine.begin() as conn:
+        await in_unit_of_work(conn, SYSTEM, lambda uow: directory_consumer.handle(uow, envelope))
+
+
+async def publish(service, event_type: str, payload, subject: str) -> None:
+    """Publish one event of the associate service on the session's bus, as its outbox
+    relay would: the service's own durable consumers take it from there."""
+    envelope = new_envelope(event_type=event_type, source="associate", subject=subject, payload=payload, actor="test")
+    runtime = service.runtime
+    assert runtime.js is not None, "the service is not connected to NATS"
+    await runtime.js.publish(
+        runtime.bus.subject(event_type), envelope.SerializeToString(), headers={"Nats-Msg-Id": envelope.id}
+    )
+
+
+async def eventually(probe, what: str, seconds: float = 10.0):
+    """`probe()`'s first truthy value within `seconds`; fails the test otherwise."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        value = await probe()
+        if value:
+            return value
+        if loop.time() > deadline:
+            raise AssertionError(f"never happened within {seconds}s: {what}")
+        await asyncio.sleep(0.05)
+
+
+async def known_store(service, name: str = "") -> str:
+    """A store the service knows (store_created applied), new unless `name` is given."""
+    name = name or new_store()
+    await directory_event(service, event_types.STORE_CREATED, associate_ev.StoreChanged(store=name), name)
+    return name
+
+
+async def known_staff(
+    service,
+    store: str,
+    *,
+    role: str = "associate",
+    status: str = "active",
+    associate_id: str = "",
+    referral_code: str = "",
+    when: datetime | None = None,
+    event_type: str = event_types.ASSOCIATE_CREATED,
+) -> Principal:
+    """A member of staff the service knows (associate_created applied) and her principal
+    (an HQ principal carrying her associate id for role "hq")."""
+    associate_id = associate_id or f"a-{uid()}"
+    name = f"associates/{associate_id}"
+    payload = associate_ev.AssociateChanged(
+        associate=name, store=store, role=role, status=status, referral_code=referral_code
+    )
+    await directory_event(service, event_type, payload, name, when)
+    return staff_principal(store, associate_id, role)
+
+
+def staff_principal(store: str, associate_id: str, role: str = "associate") -> Principal:
+    if role == "manager":
+        return Principal(
+            subject=f"associates/{associate_id}", role=manager(store).role, associate_id=associate_id, store=store
+        )
+    if role == "hq":
+        return Principal(subject=f"associates/{associate_id}", role=hq().role, associate_id=associate_id)
+    return associate(store, associate_id)
+
+
+async def known_referral_code(service, store: str = "") -> str:
+    """A referral code on the card of a new associate the service knows."""
+    code = f"QR-{uid()[:8].upper()}"
+    await known_staff(service, store or await known_store(service), referral_code=code)
+    return code
 
 
 def letters(n: int = 10) -> str:
@@ -337,11 +433,12 @@ def store_name() -> str:
     return f"stores/d-{uid()}"
 
 
-async def record_purchase(channel, customer: str, currency: str, units: int, category: str = "bags", when=None):
+async def record_purchase(
+    channel, customer: str, currency: str, units: int, category: str = "bags", when=None, *, store: str
+):
+    """A store sale in `store` (one the service knows)."""
     stub = purchase_service_pb2_grpc.PurchaseServiceStub(channel)
-    purchase = purchase_pb2.Purchase(
-        channel=purchase_pb2.SALES_CHANNEL_STORE, order_id=f"o-{uid()}", store="stores/paris"
-    )
+    purchase = purchase_pb2.Purchase(channel=purchase_pb2.SALES_CHANNEL_STORE, order_id=f"o-{uid()}", store=store)
     purchase.lines.add(
         sku=f"sku-{uid()}",
         product_name="Sac",

@@ -352,7 +352,6 @@ def till_purchase(email: str, store: str) -> dict[str, Any]:
     }
 
 
-@strict_xfail("audit item 8")
 async def test_a_till_purchase_with_another_stores_customers_email_reveals_nothing(mesh: Mesh, world: World) -> None:
     email = f"mei.{uid()}@example.com"
     known = await world.held_customer(
@@ -370,7 +369,6 @@ async def test_a_till_purchase_with_another_stores_customers_email_reveals_nothi
     assert known["name"] not in theirs.text and known["familyName"] not in theirs.text
 
 
-@strict_xfail("audit item 8")
 async def test_an_external_id_used_on_another_stores_customer_reveals_nothing(mesh: Mesh, world: World) -> None:
     external_id = f"wa-{uid()}"
     visit = {"kind": "INTERACTION_KIND_STORE_VISIT", "occurTime": now_plus(minutes=-20)}

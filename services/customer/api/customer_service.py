@@ -50,7 +50,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         size = paging.page_size(request.page_size)
         flt = filters.parse(request.filter)
         page = requests.page(size, request.page_token, request.filter, (datetime, str))
-        return await customers.list_customers(self._tx, self._rules, caller, flt, page)
+        read = requests.read_audit(context, "ListCustomers")
+        return await customers.list_customers(self._tx, self._rules, self._audit, caller, flt, page, read)
 
     async def SearchCustomers(
         self, request: api.SearchCustomersRequest, context: Context
@@ -58,7 +59,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         caller = principal()
         query = contacts.read_search_query(request.query)
         size = paging.page_size(request.page_size, default=10, maximum=MAX_SEARCH_RESULTS)
-        return await customers.search_customers(self._tx, self._rules, caller, query, size)
+        read = requests.read_audit(context, "SearchCustomers")
+        return await customers.search_customers(self._tx, self._rules, self._audit, caller, query, size, read)
 
     async def CreateCustomer(self, request: api.CreateCustomerRequest, context: Context) -> customer_pb2.Customer:
         caller = principal()
@@ -117,7 +119,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
     ) -> api.ListConsentChangesResponse:
         caller = principal()
         cid, page = requests.child_page(request.parent, request.page_size, request.page_token, (int,))
-        return await consent_cases.list_answers(self._tx, caller, cid, request.parent, page)
+        read = requests.read_audit(context, "ListConsentChanges")
+        return await consent_cases.list_answers(self._tx, self._audit, caller, cid, request.parent, page, read)
 
     # -- notes -------------------------------------------------------------------
 
@@ -133,7 +136,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
     async def ListNotes(self, request: api.ListNotesRequest, context: Context) -> api.ListNotesResponse:
         caller = principal()
         cid, page = requests.child_page(request.parent, request.page_size, request.page_token, (datetime, str))
-        return await note_cases.list_notes(self._tx, caller, cid, request.parent, page)
+        read = requests.read_audit(context, "ListNotes")
+        return await note_cases.list_notes(self._tx, self._audit, caller, cid, request.parent, page, read)
 
     # -- bulk --------------------------------------------------------------------
 
@@ -154,7 +158,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         chunk = request.chunk_size or DEFAULT_CHUNK
         if not 0 < chunk <= MAX_CHUNK:
             raise invalid("chunk_size", f"1-{MAX_CHUNK}")
-        async for reply in segment_cases.stream_customers(self._tx, self._rules, flt, chunk):
+        read = requests.read_audit(context, "StreamCustomers")
+        async for reply in segment_cases.stream_customers(self._tx, self._rules, self._audit, caller, flt, chunk, read):
             yield reply
 
     # -- duplicates and merges ---------------------------------------------------
@@ -168,7 +173,8 @@ class CustomerServicer(customer_service_pb2_grpc.CustomerServiceServicer):
         min_score = request.min_score or merging.DEFAULT_MIN_SCORE
         if not 0 <= min_score <= 1:
             raise invalid("min_score", "between 0 and 1")
-        return await merges.find_duplicates(self._tx, cid, min_score, size)
+        read = requests.read_audit(context, "FindDuplicates")
+        return await merges.find_duplicates(self._tx, self._audit, caller, cid, min_score, size, read)
 
     async def MergeCustomers(self, request: api.MergeCustomersRequest, context: Context) -> api.Merge:
         caller = principal()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 from atelier.customer.v1 import purchase_pb2, purchase_service_pb2_grpc
 from atelier.customer.v1 import purchase_service_pb2 as api
+from servicekit.audit import AuditWriter
 from servicekit.context import principal
 from servicekit.errors import Violations
 from servicekit.uow import Transactions
@@ -22,19 +23,23 @@ _UNKNOWN_CLIENT = ("contact_points", "given_name", "family_name", "locale")
 
 
 class PurchaseServicer(purchase_service_pb2_grpc.PurchaseServiceServicer):
-    def __init__(self, tx: Transactions, tag_rules: TagRules):
+    def __init__(self, tx: Transactions, tag_rules: TagRules, audit: AuditWriter):
         self._tx = tx
         self._rules = tag_rules
+        # Reading purchases reads personal data: audited like GetCustomer.
+        self._audit = audit
 
     async def GetPurchase(self, request: api.GetPurchaseRequest, context: Context) -> purchase_pb2.Purchase:
         caller = principal()
         cid, pid = requests.purchase_name(request.name, "name")
-        return await purchase_cases.get_purchase(self._tx, caller, cid, pid, request.name)
+        read = requests.read_audit(context, "GetPurchase")
+        return await purchase_cases.get_purchase(self._tx, self._audit, caller, cid, pid, request.name, read)
 
     async def ListPurchases(self, request: api.ListPurchasesRequest, context: Context) -> api.ListPurchasesResponse:
         caller = principal()
         cid, page = requests.child_page(request.parent, request.page_size, request.page_token, (datetime, str))
-        return await purchase_cases.list_purchases(self._tx, caller, cid, request.parent, page)
+        read = requests.read_audit(context, "ListPurchases")
+        return await purchase_cases.list_purchases(self._tx, self._audit, caller, cid, request.parent, page, read)
 
     async def RecordPurchase(self, request: api.RecordPurchaseRequest, context: Context) -> purchase_pb2.Purchase:
         caller = principal()

@@ -4,6 +4,10 @@
 An associate reaches the customers she holds (primary or secondary, as the associate
 service's assignment_changed events say), a manager the customers of her store,
 headquarters and internal services everything.
+
+Before any of that, the caller herself must still be who her token says
+(`check_standing`): a member of staff the directory knows as departed or on leave, moved
+to another store, or no longer a manager, can do nothing, whatever her token says.
 """
 
 from __future__ import annotations
@@ -11,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servicekit.auth import Principal, Role
-from servicekit.errors import AtelierError, NotFound, PermissionDenied
+from servicekit.errors import AlreadyExists, AtelierError, NotFound, PermissionDenied
 
 _EVERYWHERE = (Role.HQ, Role.SERVICE)
+_STORE_BOUND = (Role.ASSOCIATE, Role.MANAGER)
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,40 @@ class Scope:
 
     store: str | None = None
     associate: str | None = None
+
+
+@dataclass(frozen=True)
+class Standing:
+    """What the directory (domain/directory.py) says of a member of staff now: her store
+    (`stores/{id}`), her role ("associate", "manager" or "hq") and whether she is active."""
+
+    store: str
+    role: str
+    active: bool
+
+
+def check_standing(principal: Principal, standing: Standing | None) -> None:
+    """Refuse a caller whose token outlived what it says: a member of staff (any role but
+    internal services) known as not active (departed, on leave); an associate or a manager
+    whose store is no longer the token's; a manager token of someone who is no longer a
+    manager. `standing` None means the directory does not know her associate id (or the
+    token carries none): she is let through as before, because the directory learns of a
+    new member of staff from an event that may arrive a moment after her first token is
+    used; once known, her standing decides."""
+    if standing is None or principal.role is Role.SERVICE or not principal.associate_id:
+        return
+    if not standing.active:
+        raise _refused(principal, "CALLER_INACTIVE", "is not an active member of staff")
+    if principal.role in _STORE_BOUND and standing.store != principal.store:
+        raise _refused(principal, "CALLER_STORE_CHANGED", f"no longer works in {principal.store}")
+    if principal.role is Role.MANAGER and standing.role != Role.MANAGER.value:
+        raise _refused(principal, "CALLER_ROLE_CHANGED", "is no longer a manager")
+
+
+def _refused(principal: Principal, reason: str, why: str) -> PermissionDenied:
+    return PermissionDenied(
+        f"{principal.subject} {why}", reason=reason, metadata={"associate": f"associates/{principal.associate_id}"}
+    )
 
 
 def scope(principal: Principal) -> Scope:
@@ -122,3 +161,16 @@ def missing(principal: Principal, resource: str) -> AtelierError:
         reason="CUSTOMER_OUT_OF_SCOPE",
         metadata={"resource": resource},
     )
+
+
+def contact_point_taken(principal: Principal, owner: str, owner_reach: Reach | None, value: str) -> AlreadyExists:
+    """What to answer when a contact point the caller gives belongs to another customer
+    (`owner`, her id). A contact point has one owner, so that it is taken is said; who
+    owns it only to a caller who reaches her (she can then open that profile instead)."""
+    metadata = {"value": value}
+    if owner and owner_reach is not None and can_reach(principal, owner_reach):
+        metadata["existing_customer"] = f"customers/{owner}"
+        message = f"contact point {value} already belongs to customers/{owner}"
+    else:
+        message = f"contact point {value} already belongs to another customer"
+    return AlreadyExists(message, reason="CONTACT_POINT_TAKEN", metadata=metadata)

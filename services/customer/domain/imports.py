@@ -16,7 +16,7 @@ from typing import Any
 
 from servicekit.errors import Violations
 
-from . import profile
+from . import directory, profile
 
 MAX_ROWS = 5000
 BATCH_KEY = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
@@ -89,6 +89,22 @@ def validate(rows: Iterable[RowInput]) -> tuple[list[ImportRow], list[Rejected]]
         if row.customer_id:
             ids.add(row.customer_id)
         good.append(ImportRow(row.row_number, row.customer_id, row.customer.referral_code, values))
+    return good, bad
+
+
+def check_references(rows: list[ImportRow], known: directory.Known) -> tuple[list[ImportRow], list[Rejected]]:
+    """Rows whose home store and referral code the directory knows (none given is fine),
+    and the others, rejected naming the field (as CreateCustomer would refuse them)."""
+    good: list[ImportRow] = []
+    bad: list[Rejected] = []
+    for row in rows:
+        violations = Violations()
+        directory.check_home_store(row.values.get("home_store", ""), known, "customer.home_store", violations)
+        directory.check_referral_code(row.referral_code, known, "customer.referral_code", violations)
+        if violations:
+            bad.append(Rejected(row.row_number, violations.items))
+        else:
+            good.append(row)
     return good, bad
 
 

@@ -9,6 +9,7 @@ from enum import IntEnum
 
 from servicekit.errors import Violations
 
+from . import replays
 from .channels import CHANNELS
 from .purchases import CLOCK_SKEW
 
@@ -131,4 +132,17 @@ def read(given: InteractionInput, prefix: str, violations: Violations, now: date
         reference=given.reference,
         external_id=external_id or None,
         occur_time=occur_time,
+    )
+
+
+def fingerprint(new: NewInteraction) -> str:
+    """What a replay of the touchpoint (same external id, kind and channel, for the same
+    customer) must repeat: every field the request gave (domain/replays)."""
+    return replays.fingerprint(new)
+
+
+def check_replay(stored: str | None, given: str) -> None:
+    """The external id was already recorded for her: a replay must be the same request."""
+    replays.check_replay(
+        stored, given, field="interaction.external_id", reason=replays.EXTERNAL_ID_REUSED, what="this external id"
     )

@@ -4,15 +4,16 @@ Violations name the field as the caller spelled it (`purchase.lines[1].quantity`
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import IntEnum
+from typing import Any
 
 from servicekit.errors import Violations
 
-from . import money
+from . import money, replays
 
 
 class SalesChannel(IntEnum):
@@ -161,6 +162,17 @@ def _lines(given: Sequence[LineInput], path: str, violations: Violations) -> tup
             continue
         lines.append(Line(line_id, sku, line.product_name.strip(), category, line.quantity, line.unit_price.amount))
     return lines, currency
+
+
+def fingerprint(customer_id: str | None, client: Mapping[str, Any] | None, new: NewPurchase) -> str:
+    """What a replay of the order (same channel and order id) must repeat (domain/replays):
+    the customer named, or the client's contact points and names, and the whole purchase."""
+    return replays.fingerprint(customer_id or "", dict(client or {}), new)
+
+
+def check_replay(stored: str | None, given: str) -> None:
+    """The order was already recorded: a replay must be the same request."""
+    replays.check_replay(stored, given, field="purchase.order_id", reason=replays.ORDER_ID_REUSED, what="this order id")
 
 
 @dataclass(frozen=True, slots=True)

@@ -140,6 +140,21 @@ async def reach_and_version(conn: AsyncConnection, customer_id: str, *, lock: bo
     return (Reach(home_store=row.home_store, associates=frozenset(row.associates)), row.version) if row else None
 
 
+_REACH_OF_MANY = sa.text(
+    "SELECT c.id, c.home_store, "
+    "ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates "
+    "FROM customers c WHERE c.id = ANY(:ids)"
+)
+
+
+async def reach_of_many(conn: AsyncConnection, customer_ids: list[str]) -> dict[str, Reach]:
+    """Who may reach each of the customers found."""
+    if not customer_ids:
+        return {}
+    rows = await conn.execute(_REACH_OF_MANY, {"ids": customer_ids})
+    return {r.id: Reach(home_store=r.home_store, associates=frozenset(r.associates)) for r in rows}
+
+
 _LOCALE_OF = sa.text("SELECT locale FROM customers WHERE id = :id")
 
 
@@ -230,11 +245,25 @@ _OWNERS = sa.text(
 )
 
 
+class ContactPointTaken(AlreadyExists):
+    """A contact point the write gives belongs to another customer (the unique constraint
+    decided). Whether the answer may name her is the use case's decision
+    (domain/access.contact_point_taken); as raised here it names no one."""
+
+    reason = "CONTACT_POINT_TAKEN"
+
+    def __init__(self, owner: str, value: str):
+        super().__init__(f"contact point {value} already belongs to another customer", metadata={"value": value})
+        # Her id ("" when she could not be read), for the use case only.
+        self.owner = owner
+        self.value = value
+
+
 async def replace_contact_points(
     conn: AsyncConnection, customer_id: str, points: list[ContactPoint], *, fresh: bool = False
 ) -> None:
     """Replace a customer's contact points. A point owned by another customer aborts the
-    transaction with ALREADY_EXISTS naming that customer (the unique constraint decides)."""
+    transaction with ContactPointTaken (the unique constraint decides)."""
     if not fresh:
         await conn.execute(_DELETE_CONTACTS, {"id": customer_id})
     if not points:
@@ -254,13 +283,7 @@ async def replace_contact_points(
         await conn.execute(_OWNERS, {"kinds": [p.kind for p in clashes], "vals": [p.value for p in clashes]})
     ).all()
     owner = next((o for o in owners if o.customer_id != customer_id), owners[0] if owners else None)
-    existing = f"customers/{owner.customer_id}" if owner else "another customer"
-    value = owner.value if owner else clashes[0].value
-    raise AlreadyExists(
-        f"contact point {value} already belongs to {existing}",
-        reason="CONTACT_POINT_TAKEN",
-        metadata={"existing_customer": existing, "value": value},
-    )
+    raise ContactPointTaken(owner.customer_id if owner else "", owner.value if owner else clashes[0].value)
 
 
 _COLUMNS = {

@@ -6,13 +6,14 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain.contacts import PHONE_KINDS
+from ..domain.matching import Owned
 from ..domain.profile import ContactPoint
 
 # A phone number given at the till also finds the client known by her WhatsApp number
 # (both are E.164), and the other way round.
 _OWNERS = sa.text(
     """
-    SELECT p.customer_id
+    SELECT t.ord - 1 AS position, p.customer_id
     FROM unnest(CAST(:kinds AS smallint[]), CAST(:vals AS text[])) WITH ORDINALITY AS t(kind, value, ord)
     JOIN contact_points p
       ON p.value = t.value
@@ -22,12 +23,13 @@ _OWNERS = sa.text(
 )
 
 
-async def owners_of(conn: AsyncConnection, points: list[ContactPoint]) -> list[str]:
-    """Customers owning any of the points, in the order of the points given (distinct)."""
+async def owners_of(conn: AsyncConnection, points: list[ContactPoint]) -> list[Owned]:
+    """The customers owning each of the points (by position in `points`), in the order
+    of the points given, the same kind before the other phone kind."""
     if not points:
         return []
     rows = await conn.execute(
         _OWNERS,
         {"kinds": [p.kind for p in points], "vals": [p.value for p in points], "phones": [int(k) for k in PHONE_KINDS]},
     )
-    return list(dict.fromkeys(r.customer_id for r in rows))
+    return [Owned(int(r.position), r.customer_id) for r in rows]

@@ -40,6 +40,24 @@ _MOVE_BY_ID = {
     for table in ("consent_changes", "notes", "purchases", "interactions")
 }
 _PURCHASE_CHILDREN = ("purchase_lines", "purchase_returns", "return_lines")
+# An external id is unique per customer: a touchpoint of the duplicate recorded under an
+# id the survivor also has keeps its row but moves without the id (kept for the undo).
+_SET_ASIDE_EXTERNAL_IDS = sa.text(
+    """
+    UPDATE interactions d SET external_id = NULL
+    FROM interactions s
+    WHERE d.customer_id = :d AND s.customer_id = :s
+      AND s.kind = d.kind AND s.channel = d.channel AND s.external_id = d.external_id
+    RETURNING d.id, s.external_id
+    """
+)
+_RESTORE_EXTERNAL_IDS = sa.text(
+    """
+    UPDATE interactions i SET external_id = x.value
+    FROM jsonb_each_text(CAST(:ids AS jsonb)) AS x(key, value)
+    WHERE i.customer_id = :d AND i.id = x.key
+    """
+)
 _STATS_JSON = sa.text(
     "SELECT COALESCE(jsonb_agg(to_jsonb(s)), '[]') FROM customer_purchase_stats s WHERE customer_id = :id"
 )
@@ -146,6 +164,7 @@ async def move(conn: AsyncConnection, survivor: str, duplicate: str) -> dict[str
         "duplicate_tags": (await conn.execute(_TAGS_JSON, p)).scalar_one(),
     }
     await conn.execute(_MOVE_CONTACTS, p)
+    moved["interaction_external_ids"] = {r.id: r.external_id for r in await conn.execute(_SET_ASIDE_EXTERNAL_IDS, p)}
     for table, stmt in _MOVE_BY_ID.items():
         moved[table] = [r.id for r in await conn.execute(stmt, p)]
     for table in _PURCHASE_CHILDREN:
@@ -272,6 +291,8 @@ async def move_back(conn: AsyncConnection, merge: MergeRow, actor: str) -> Merge
                 sa.text(f"UPDATE {table} SET customer_id = :d WHERE customer_id = :s AND id = ANY(:ids)"),
                 {**p, "ids": m[table]},
             )
+    if m.get("interaction_external_ids"):
+        await conn.execute(_RESTORE_EXTERNAL_IDS, {**p, "ids": json.dumps(m["interaction_external_ids"])})
     if m.get("purchases"):
         for table in _PURCHASE_CHILDREN:
             await conn.execute(

@@ -16,7 +16,7 @@ from ..domain.purchases import BoughtLine, NewPurchase, NewReturn
 
 _SELECT = """
 SELECT p.id, p.customer_id, p.channel, p.order_id, p.store, p.assisting_associate, p.currency,
-       p.gross::text AS gross, p.returned::text AS returned, p.order_time, p.create_time,
+       p.gross::text AS gross, p.returned::text AS returned, p.order_time, p.create_time, p.request_fingerprint,
        (SELECT json_agg(json_build_array(l.line_id, l.sku, l.product_name, l.category, l.quantity,
                                          l.unit_price::text, l.returned_quantity) ORDER BY l.position)
         FROM purchase_lines l WHERE l.purchase_id = p.id) AS lines,
@@ -57,6 +57,8 @@ class PurchaseRow:
     lines: list[list[Any]]
     # [return id, amount (text), return time, [[line id, quantity]]]
     returns: list[list[Any]]
+    # The digest of the request that recorded it (domain/replays); None before they were kept.
+    request_fingerprint: str | None = None
 
 
 def _row(r: sa.Row[Any]) -> PurchaseRow:
@@ -90,8 +92,9 @@ async def page(conn: AsyncConnection, customer_id: str, before: list[Any] | None
 
 _INSERT = sa.text(
     """
-    INSERT INTO purchases (id, customer_id, channel, order_id, store, assisting_associate, currency, gross, order_time)
-    VALUES (:id, :cid, :channel, :order_id, :store, :associate, :currency, :gross, :order_time)
+    INSERT INTO purchases (id, customer_id, channel, order_id, store, assisting_associate, currency, gross, order_time,
+                           request_fingerprint)
+    VALUES (:id, :cid, :channel, :order_id, :store, :associate, :currency, :gross, :order_time, :fingerprint)
     ON CONFLICT ON CONSTRAINT purchases_order_unique DO NOTHING
     RETURNING id
     """
@@ -109,7 +112,7 @@ _INSERT_LINES = sa.text(
 )
 
 
-async def insert(conn: AsyncConnection, purchase_id: str, customer_id: str, new: NewPurchase) -> bool:
+async def insert(conn: AsyncConnection, purchase_id: str, customer_id: str, new: NewPurchase, fingerprint: str) -> bool:
     """False when the order was already recorded for its channel (the constraint decides)."""
     inserted = (
         await conn.execute(
@@ -124,6 +127,7 @@ async def insert(conn: AsyncConnection, purchase_id: str, customer_id: str, new:
                 "currency": new.currency,
                 "gross": new.total,
                 "order_time": new.order_time,
+                "fingerprint": fingerprint,
             },
         )
     ).first()

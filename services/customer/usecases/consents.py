@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from atelier.customer.v1 import customer_pb2
 from atelier.customer.v1 import customer_service_pb2 as api
+from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
 from servicekit.uow import Transactions
 
@@ -12,6 +13,7 @@ from ..domain.computed_tags import TagRules
 from ..messages import customers as messages
 from ..messages import events
 from ..storage import consents, customers
+from .audit_trail import ReadAudit
 from .pages import Page
 from .reach import reached, read_of, required
 
@@ -36,12 +38,20 @@ async def record_answer(
 
 
 async def list_answers(
-    tx: Transactions, caller: Principal, customer_id: str, resource: str, page: Page
+    tx: Transactions,
+    audit: AuditWriter,
+    caller: Principal,
+    customer_id: str,
+    resource: str,
+    page: Page,
+    read: ReadAudit,
 ) -> api.ListConsentChangesResponse:
+    """Her consent history (a read of personal data: audited)."""
     before = page.position[0] if page.position else None
     rows = await read_of(
         tx, caller, customer_id, resource, lambda conn: consents.page(conn, customer_id, before, page.limit)
     )
+    audit.record(read.record(caller, f"customers/{customer_id}"))
     response = api.ListConsentChangesResponse(
         consent_changes=[messages.consent_change(answer) for _, answer in rows[: page.size]]
     )

@@ -18,6 +18,7 @@ from ..messages import events
 from ..messages.imports import add_outcome
 from ..storage import customers
 from ..storage import imports as import_store
+from . import directory
 
 # A row merging into an existing customer may change any updatable field (the mask of
 # her customer.updated event).
@@ -57,6 +58,11 @@ async def _apply_batch(
 ) -> tuple[str, import_store.BatchOutcome]:
     good, bad = validated
     actor = caller.subject
+    known = await directory.known(
+        tx, [row.values.get("home_store", "") for row in good], [row.referral_code for row in good]
+    )
+    good, unknown = imports.check_references(good, known)
+    bad = [*bad, *unknown]
     async with tx.begin(caller) as uow:
         conn = uow.conn
         stored = await import_store.claim(conn, batch.import_id, batch.batch_id, actor)

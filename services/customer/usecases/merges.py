@@ -7,6 +7,7 @@ from typing import Any
 
 from atelier.customer.v1 import customer_service_pb2 as api
 from servicekit import names
+from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
 from servicekit.errors import NotFound
 from servicekit.uow import Idempotent, Transactions, UnitOfWork
@@ -18,6 +19,7 @@ from ..messages import events
 from ..messages import merges as messages
 from ..storage import customers, merges
 from ..storage.customers import CustomerRow
+from .audit_trail import ReadAudit
 from .reach import required
 
 
@@ -26,12 +28,21 @@ def _profile(row: CustomerRow) -> dict[str, Any]:
 
 
 async def find_duplicates(
-    tx: Transactions, customer_id: str | None, min_score: float, limit: int
+    tx: Transactions,
+    audit: AuditWriter,
+    caller: Principal,
+    customer_id: str | None,
+    min_score: float,
+    limit: int,
+    read: ReadAudit,
 ) -> api.FindDuplicatesResponse:
-    """Likely duplicates, best first (of one customer, or across the base)."""
+    """Likely duplicates, best first (of one customer, or across the base). The pairs show
+    what the two have in common (contact points, names): both customers are audited."""
     async with tx.snapshot() as conn:
         pairs = await merges.candidates(conn, customer_id)
-    return messages.duplicates(merging.rank(pairs, min_score, limit))
+    response = messages.duplicates(merging.rank(pairs, min_score, limit))
+    read.record_each(audit, caller, [name for c in response.candidates for name in (c.customer, c.other)])
+    return response
 
 
 async def merge_customers(

@@ -1,6 +1,6 @@
 """Orders and returns from POS and e-commerce. One unit of work each: the purchase (or
 return), the customer's figures and computed tags, a customer created at the till, and
-their events commit together."""
+their events commit together. Reading purchases is a read of personal data: audited."""
 
 from __future__ import annotations
 
@@ -12,17 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from atelier.customer.v1 import purchase_pb2
 from atelier.customer.v1 import purchase_service_pb2 as api
 from servicekit import names
+from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
 from servicekit.errors import AlreadyExists, NotFound, Violations
 from servicekit.uow import Transactions, UnitOfWork
 
-from ..domain import access, computed_tags, profile
+from ..domain import access, computed_tags, matching, profile
+from ..domain import purchases as purchase_rules
 from ..domain.purchases import NewPurchase, NewReturn, check_returnable, refund_spend
 from ..messages import customers as customer_messages
 from ..messages import events
 from ..messages import purchases as messages
-from ..storage import customers, matching, purchases, stats
+from ..storage import customers, purchases, stats
+from ..storage import matching as contact_owners
+from . import directory
 from .assignments import hold_if_associate
+from .audit_trail import ReadAudit
 from .pages import Page
 from .reach import reached, read_of, required
 
@@ -36,20 +41,28 @@ class _Retry(Exception):
 
 
 async def get_purchase(
-    tx: Transactions, caller: Principal, customer_id: str, purchase_id: str, name: str
+    tx: Transactions,
+    audit: AuditWriter,
+    caller: Principal,
+    customer_id: str,
+    purchase_id: str,
+    name: str,
+    read: ReadAudit,
 ) -> purchase_pb2.Purchase:
     row = await read_of(tx, caller, customer_id, name, lambda conn: purchases.get(conn, purchase_id))
     if row is None or row.customer_id != customer_id:
         raise NotFound(name)
+    audit.record(read.record(caller, f"customers/{customer_id}"))
     return messages.purchase(row)
 
 
 async def list_purchases(
-    tx: Transactions, caller: Principal, customer_id: str, parent: str, page: Page
+    tx: Transactions, audit: AuditWriter, caller: Principal, customer_id: str, parent: str, page: Page, read: ReadAudit
 ) -> api.ListPurchasesResponse:
     rows = await read_of(
         tx, caller, customer_id, parent, lambda conn: purchases.page(conn, customer_id, page.position, page.limit)
     )
+    audit.record(read.record(caller, f"customers/{customer_id}"))
     response = api.ListPurchasesResponse(purchases=[messages.purchase(r) for r in rows[: page.size]])
     response.next_page_token = page.next_token(rows, lambda last: [last.order_time.isoformat(), last.id])
     return response
@@ -64,12 +77,17 @@ async def record_purchase(
     new: NewPurchase,
 ) -> purchase_pb2.Purchase:
     """A purchase of the customer `customer_id`, or of the client the contact points of
-    `unknown` (validated profile values) find, created in the purchase's store when none
-    does. A replayed order answers the first recording, whoever the replay names."""
+    `unknown` (validated profile values) find among the customers the caller reaches,
+    created in the purchase's store when none does (domain/matching). The purchase's store
+    must be known to the directory. A replayed order (same channel and order id) answers
+    the first recording when it repeats its request, and is refused otherwise
+    (domain/replays)."""
+    fingerprint = purchase_rules.fingerprint(customer_id, unknown, new)
+    await directory.check_references(tx, stores={"purchase.store": new.store})
     for attempt in range(_ATTEMPTS):
         try:
             async with tx.begin(caller) as uow:
-                return await _record(uow, rules, customer_id, unknown, new)
+                return await _record(uow, rules, customer_id, unknown, new, fingerprint)
         except _Retry:
             if attempt == _ATTEMPTS - 1:
                 raise AlreadyExists(
@@ -84,10 +102,12 @@ async def _record(
     customer_id: str | None,
     unknown: dict[str, Any] | None,
     new: NewPurchase,
+    fingerprint: str,
 ) -> purchase_pb2.Purchase:
     conn, caller = uow.conn, uow.caller
     existing = await purchases.by_order(conn, new.channel, new.order_id)
     if existing is not None:
+        purchase_rules.check_replay(existing.request_fingerprint, fingerprint)
         await reached(conn, caller, existing.customer_id, f"customers/{existing.customer_id}", access.check_read)
         return messages.purchase(existing)
 
@@ -98,7 +118,7 @@ async def _record(
     reach, _ = await reached(conn, caller, customer_id, name, _no_check if created else access.check_write, lock=True)
 
     purchase_id = names.new_id()
-    if not await purchases.insert(conn, purchase_id, customer_id, new):
+    if not await purchases.insert(conn, purchase_id, customer_id, new, fingerprint):
         raise _Retry()  # the same order committed meanwhile: the next attempt returns it
     await stats.apply(conn, customer_id, new.currency, new.total, 1, new.order_time, new.category_spend())
     await _retag(uow, rules, customer_id)
@@ -116,18 +136,23 @@ def _no_check(caller: Principal, reach: access.Reach, resource: str) -> None:
 
 
 async def _match_or_create(uow: UnitOfWork, unknown: dict[str, Any], new: NewPurchase) -> tuple[str, bool]:
-    """The customer owning one of the contact points (in the order given), or a new one in
-    the purchase's store. Returns (customer id, whether she was created)."""
-    owners = await matching.owners_of(uow.conn, unknown["contact_points"])
-    if owners:
-        return owners[0], False
+    """The customer the caller reaches owning one of the contact points (in the order
+    given), or a new one in the purchase's store with the points nobody else owns
+    (domain/matching). Returns (customer id, whether she was created)."""
+    points = unknown["contact_points"]
+    owners = await contact_owners.owners_of(uow.conn, points)
+    reaches = await customers.reach_of_many(uow.conn, list({o.customer_id for o in owners}))
+    reachable = frozenset(cid for cid, reach in reaches.items() if access.can_reach(uow.caller, reach))
+    found = matching.identify(points, owners, reachable)
+    if found.customer_id is not None:
+        return found.customer_id, False
     violations = Violations()
     profile.check_new(unknown, "", "", violations)
     violations.raise_if_any()
     home_store = access.home_store_of_new(uow.caller, new.store)
     access.check_create(uow.caller, home_store)
     customer_id = names.new_id()
-    values = {**unknown, "home_store": home_store}
+    values = {**unknown, "contact_points": list(found.free_points), "home_store": home_store}
     try:
         await customers.insert(uow.conn, customer_id, values, "", profile.search_text(values))
     except AlreadyExists:

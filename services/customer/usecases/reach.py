@@ -1,6 +1,7 @@
 """The step every use case on one customer starts with: find her, answer as for a missing
 customer when she is not there (domain/access.missing), and apply the access rule the use
-case needs. Also the read of her rows behind that step, and the row a unit of work holds."""
+case needs. Also the read of her rows behind that step, the row a unit of work holds, and
+what a caller is told of a customer whose contact point she gave."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from typing import TypeVar
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servicekit.auth import Principal
+from servicekit.errors import AlreadyExists
 from servicekit.uow import Transactions
 
 from ..domain import access
 from ..storage import customers
+from ..storage.customers import ContactPointTaken
 
 T = TypeVar("T")
 
@@ -54,3 +57,14 @@ def required(row: T | None, what: str) -> T:
     if row is None:
         raise LookupError(f"{what} is missing inside the unit of work that holds it")
     return row
+
+
+async def disclosed(tx: Transactions, caller: Principal, taken: ContactPointTaken) -> AlreadyExists:
+    """The answer to a write whose contact point another customer owns, once its unit of
+    work rolled back: her name only if the caller reaches her (domain/access)."""
+    reach = None
+    if taken.owner:
+        async with tx.read() as conn:
+            current = await customers.reach_and_version(conn, taken.owner)
+        reach = current[0] if current else None
+    return access.contact_point_taken(caller, taken.owner, reach, taken.value)

@@ -8,10 +8,10 @@ from atelier.customer.v1 import timeline_service_pb2 as api
 from servicekit import names
 from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
-from servicekit.errors import AlreadyExists
 from servicekit.uow import Transactions
 
 from ..domain import access
+from ..domain import interactions as interaction_rules
 from ..domain.interactions import NewInteraction
 from ..domain.timeline import EntryKind
 from ..messages import events
@@ -26,19 +26,17 @@ from .reach import reached
 async def record_interaction(
     tx: Transactions, caller: Principal, customer_id: str, parent: str, new: NewInteraction
 ) -> interaction_pb2.Interaction:
-    """A replayed webhook (same kind, channel and external id) records nothing and answers
-    the first recording."""
+    """An external id names a touchpoint of this customer: the same id recorded for
+    another customer is another touchpoint (and says nothing of her). A replayed webhook
+    (same kind, channel and external id for her) records nothing and answers the first
+    recording when it repeats its request, and is refused otherwise (domain/replays)."""
+    fingerprint = interaction_rules.fingerprint(new)
     async with tx.begin(caller) as uow:
         await reached(uow.conn, caller, customer_id, parent, access.check_write)
-        row, fresh = await interactions.insert(uow.conn, names.new_id(), customer_id, new)
+        row, fresh = await interactions.insert(uow.conn, names.new_id(), customer_id, new, fingerprint)
         recorded = interaction(row)
         if not fresh:
-            if row.customer_id != customer_id:
-                raise AlreadyExists(
-                    f"{new.external_id} was already recorded for another customer",
-                    reason="INTERACTION_EXISTS",
-                    metadata={"external_id": new.external_id or ""},
-                )
+            interaction_rules.check_replay(row.request_fingerprint, fingerprint)
             return recorded
         uow.emit(events.interaction_recorded(parent, recorded, caller.subject))
     return recorded
@@ -57,7 +55,7 @@ async def list_timeline(
 ) -> api.ListTimelineResponse:
     async with tx.snapshot() as conn:
         await reached(conn, caller, customer_id, parent, access.check_read)
-        audit.record(read.record(caller, parent))
+        audit.record(read.record(caller, f"customers/{customer_id}"))
         keys = await timeline.page(conn, customer_id, kinds, interaction_kinds, page.position, page.limit)
         shown = keys[: page.size]
 

@@ -21,6 +21,7 @@ from tests.customer.support import (
     denied_reason,
     error_info,
     get,
+    known_store,
     md,
     new_store,
     phone,
@@ -85,15 +86,19 @@ def calls_on(stub, target: customer_pb2.Customer):
 
 
 @pytest.mark.parametrize("role", ["associate", "manager"])
-async def test_store_staff_cannot_reach_a_customer_of_another_store(customer_stub, db, role):
-    their_store = new_store()
+async def test_store_staff_cannot_reach_a_customer_of_another_store(customer_service, customer_stub, db, role):
+    their_store = await known_store(customer_service)
     target = await create(customer_stub, home_store=their_store, contact_points=[phone(unique_phone("FR")[0])])
     await customer_stub.CreateNote(
         api.CreateNoteRequest(parent=target.name, note=customer_pb2.Note(text="secret")),
         metadata=md(hq()),
         timeout=TIMEOUT,
     )
-    outsider = associate(new_store()) if role == "associate" else manager(new_store())
+    outsider = (
+        associate(await known_store(customer_service))
+        if role == "associate"
+        else manager(await known_store(customer_service))
+    )
     before = await snapshot(db)
     for label, call in calls_on(customer_stub, target):
         exc = await rpc_error(call(md(outsider)))
@@ -108,10 +113,10 @@ async def test_store_staff_cannot_reach_a_customer_of_another_store(customer_stu
 
 
 @pytest.mark.parametrize("role", ["associate", "manager"])
-async def test_store_staff_reach_customers_of_their_store(customer_stub, role):
+async def test_store_staff_reach_customers_of_their_store(customer_service, customer_stub, role):
     """A manager reaches every customer of her store; an associate the customers she
     holds (here: the one she created, held provisionally until the assignment event)."""
-    store = new_store()
+    store = await known_store(customer_service)
     staff = associate(store) if role == "associate" else manager(store)
     target = await create(customer_stub, staff if role == "associate" else None, home_store=store)
     for label, call in calls_on(customer_stub, target):
@@ -121,8 +126,8 @@ async def test_store_staff_reach_customers_of_their_store(customer_stub, role):
     assert (await get(customer_stub, target.name, staff)).given_name == "X"
 
 
-async def test_associate_cannot_delete_even_in_her_store(customer_stub, db):
-    store = new_store()
+async def test_associate_cannot_delete_even_in_her_store(customer_service, customer_stub, db):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     before = await snapshot(db)
     reason = await denied_reason(
@@ -134,8 +139,8 @@ async def test_associate_cannot_delete_even_in_her_store(customer_stub, db):
     await assert_unchanged(db, before)
 
 
-async def test_manager_deletes_in_her_store(customer_stub):
-    store = new_store()
+async def test_manager_deletes_in_her_store(customer_service, customer_stub):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     await customer_stub.DeleteCustomer(
         api.DeleteCustomerRequest(name=target.name), metadata=md(manager(store)), timeout=TIMEOUT
@@ -144,11 +149,11 @@ async def test_manager_deletes_in_her_store(customer_stub):
 
 
 @pytest.mark.parametrize("role", ["associate", "manager"])
-async def test_store_staff_create_only_in_their_store(customer_stub, db, role):
-    store = new_store()
+async def test_store_staff_create_only_in_their_store(customer_service, customer_stub, db, role):
+    store = await known_store(customer_service)
     staff = associate(store) if role == "associate" else manager(store)
     before = await snapshot(db)
-    other = new_store()
+    other = await known_store(customer_service)
     exc = await rpc_error(create(customer_stub, staff, home_store=other))
     assert exc.code() == grpc.StatusCode.PERMISSION_DENIED
     info = error_info(exc)
@@ -159,8 +164,8 @@ async def test_store_staff_create_only_in_their_store(customer_stub, db, role):
     assert mine.home_store == store
 
 
-async def test_create_without_home_store_lands_in_the_associates_store(customer_stub):
-    store = new_store()
+async def test_create_without_home_store_lands_in_the_associates_store(customer_service, customer_stub):
+    store = await known_store(customer_service)
     created = await create(customer_stub, associate(store))
     assert created.home_store == store
     assert (await get(customer_stub, created.name, associate(store))).home_store == store
@@ -170,15 +175,15 @@ async def test_create_without_home_store_lands_in_the_associates_store(customer_
     ).code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-async def test_hq_create_without_home_store_has_no_store(customer_stub):
+async def test_hq_create_without_home_store_has_no_store(customer_service, customer_stub):
     created = await create(customer_stub, hq())
     assert created.home_store == ""
-    exc = await rpc_error(get(customer_stub, created.name, associate(new_store())))
+    exc = await rpc_error(get(customer_stub, created.name, associate(await known_store(customer_service))))
     assert exc.code() == grpc.StatusCode.PERMISSION_DENIED
 
 
-async def test_manager_cannot_move_a_customer_hq_can(customer_stub, db):
-    store, elsewhere = new_store(), new_store()
+async def test_manager_cannot_move_a_customer_hq_can(customer_service, customer_stub, db):
+    store, elsewhere = await known_store(customer_service), await known_store(customer_service)
     target = await create(customer_stub, associate(store), home_store=store)  # the associate holds her
     move = api.UpdateCustomerRequest(
         customer=customer_pb2.Customer(name=target.name, home_store=elsewhere), update_mask=mask("home_store")
@@ -206,8 +211,8 @@ async def test_manager_cannot_move_a_customer_hq_can(customer_stub, db):
     assert (await get(customer_stub, target.name, manager(elsewhere))).home_store == elsewhere
 
 
-async def test_a_star_update_by_a_manager_cannot_move_the_customer(customer_stub):
-    store = new_store()
+async def test_a_star_update_by_a_manager_cannot_move_the_customer(customer_service, customer_stub):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     request = api.UpdateCustomerRequest(customer=customer(name=target.name, home_store=""), update_mask=mask("*"))
     assert (
@@ -216,8 +221,8 @@ async def test_a_star_update_by_a_manager_cannot_move_the_customer(customer_stub
     )
 
 
-async def test_internal_services_reach_every_store(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_internal_services_reach_every_store(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     assert await get(customer_stub, target.name, SYSTEM) == target
 
 
@@ -256,8 +261,8 @@ BAD_CREDENTIALS = {
 
 
 @pytest.mark.parametrize("credential", list(BAD_CREDENTIALS), ids=list(BAD_CREDENTIALS))
-async def test_every_rpc_needs_a_verified_principal(customer_stub, db, credential):
-    target = await create(customer_stub, home_store=new_store())
+async def test_every_rpc_needs_a_verified_principal(customer_service, customer_stub, db, credential):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     before = await snapshot(db)
     for call in _all_rpcs(customer_stub, target.name, metadata=BAD_CREDENTIALS[credential], timeout=TIMEOUT):
         exc = await rpc_error(call)
@@ -279,9 +284,9 @@ async def test_authentication_comes_before_validation(customer_stub):
         assert exc.code() == grpc.StatusCode.UNAUTHENTICATED, exc.details()
 
 
-async def test_ids_outside_the_callers_store_cannot_be_probed(customer_stub):
+async def test_ids_outside_the_callers_store_cannot_be_probed(customer_service, customer_stub):
     """A missing customer looks like an out-of-scope one to store staff (AIP-211)."""
-    store = new_store()
+    store = await known_store(customer_service)
     missing = "customers/does-not-exist-" + secrets.token_hex(4)
     for principal in (associate(store), manager(store)):
         assert await denied_reason(get(customer_stub, missing, principal)) == "CUSTOMER_OUT_OF_SCOPE"

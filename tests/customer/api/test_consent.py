@@ -6,7 +6,7 @@ from __future__ import annotations
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_service_pb2 as api
 from tests.conftest import associate, hq, manager
-from tests.customer.support import TIMEOUT, create, get, md, new_store, scalar
+from tests.customer.support import TIMEOUT, create, get, known_store, md, scalar
 
 EMAIL, SMS, WHATSAPP = common_pb2.CHANNEL_EMAIL, common_pb2.CHANNEL_SMS, common_pb2.CHANNEL_WHATSAPP
 MARKETING, SERVICE = common_pb2.PURPOSE_MARKETING, common_pb2.PURPOSE_SERVICE
@@ -44,8 +44,8 @@ async def consent_events(db, name: str) -> int:
     )
 
 
-async def test_grant_then_withdraw(customer_stub, db):
-    store = new_store()
+async def test_grant_then_withdraw(customer_service, customer_stub, db):
+    store = await known_store(customer_service)
     clerk, boss = associate(store), manager(store)
     # The clerk holds the customer she created (associates reach only their own clients).
     target = await create(customer_stub, clerk, home_store=store)
@@ -75,8 +75,8 @@ async def test_grant_then_withdraw(customer_stub, db):
     assert await consent_events(db, target.name) == 2
 
 
-async def test_current_consent_is_latest_per_channel_and_purpose(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_current_consent_is_latest_per_channel_and_purpose(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     await grant(customer_stub, target.name, SMS, SERVICE, "s1")
     await grant(customer_stub, target.name, EMAIL, MARKETING, "s2")
     await withdraw(customer_stub, target.name, SMS, SERVICE, "s3")
@@ -94,8 +94,8 @@ async def test_current_consent_is_latest_per_channel_and_purpose(customer_stub):
     assert [c.source for c in await history(customer_stub, target.name)] == ["s6", "s5", "s4", "s3", "s2", "s1"]
 
 
-async def test_repeated_answer_is_kept_as_evidence_without_a_new_event(customer_stub, db):
-    target = await create(customer_stub, home_store=new_store())
+async def test_repeated_answer_is_kept_as_evidence_without_a_new_event(customer_service, customer_stub, db):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     first = await grant(customer_stub, target.name, EMAIL, SERVICE, "store-tablet")
     second = await grant(customer_stub, target.name, EMAIL, SERVICE, "web-form")
     assert second.consents[0].source == "web-form"
@@ -104,13 +104,13 @@ async def test_repeated_answer_is_kept_as_evidence_without_a_new_event(customer_
     assert await consent_events(db, target.name) == 1
 
 
-async def test_withdrawal_without_a_prior_grant_is_recorded(customer_stub, db):
-    target = await create(customer_stub, home_store=new_store())
+async def test_withdrawal_without_a_prior_grant_is_recorded(customer_service, customer_stub, db):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     result = await withdraw(customer_stub, target.name, common_pb2.CHANNEL_POST, MARKETING, "paper-form")
     assert [(c.channel, c.granted) for c in result.consents] == [(common_pb2.CHANNEL_POST, False)]
     assert await consent_events(db, target.name) == 1
 
 
-async def test_history_of_a_new_customer_is_empty(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_history_of_a_new_customer_is_empty(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     assert await history(customer_stub, target.name) == []

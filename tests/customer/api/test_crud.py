@@ -16,8 +16,9 @@ from tests.customer.support import (
     email,
     error_info,
     get,
+    known_staff,
+    known_store,
     md,
-    new_store,
     phone,
     rpc_error,
     scalar,
@@ -39,8 +40,9 @@ async def update(stub, msg: customer_pb2.Customer, *paths: str, principal=None) 
     )
 
 
-async def test_create_returns_the_stored_customer(customer_stub, db):
-    store = new_store()
+async def test_create_returns_the_stored_customer(customer_service, customer_stub, db):
+    store = await known_store(customer_service)
+    await known_staff(customer_service, store, referral_code="QR-A1")
     national, e164 = unique_phone("FR")
     typed, normal = unique_email()
     created = await create(
@@ -91,11 +93,11 @@ async def test_create_returns_the_stored_customer(customer_stub, db):
     )
 
 
-async def test_create_with_a_chosen_id_and_refuse_it_twice(customer_stub):
+async def test_create_with_a_chosen_id_and_refuse_it_twice(customer_service, customer_stub):
     cid = f"c-{uid()}"
-    created = await create(customer_stub, customer_id=cid, home_store=new_store())
+    created = await create(customer_stub, customer_id=cid, home_store=await known_store(customer_service))
     assert created.name == f"customers/{cid}"
-    exc = await rpc_error(create(customer_stub, customer_id=cid, home_store=new_store()))
+    exc = await rpc_error(create(customer_stub, customer_id=cid, home_store=await known_store(customer_service)))
     assert exc.code() == grpc.StatusCode.ALREADY_EXISTS
     assert error_info(exc).metadata["resource"] == f"customers/{cid}"
 
@@ -108,10 +110,10 @@ async def test_get_unknown_customer_is_not_found(customer_stub):
     assert info.reason == "NOT_FOUND" and info.metadata["resource"] == name
 
 
-async def test_list_returns_the_customers_of_a_store(customer_stub):
-    store = new_store()
+async def test_list_returns_the_customers_of_a_store(customer_service, customer_stub):
+    store = await known_store(customer_service)
     made = [await create(customer_stub, home_store=store, family_name=f"L{i}") for i in range(3)]
-    await create(customer_stub, home_store=new_store())
+    await create(customer_stub, home_store=await known_store(customer_service))
     listed = await customer_stub.ListCustomers(
         api.ListCustomersRequest(filter=f'home_store = "{store}"'), metadata=md(hq()), timeout=TIMEOUT
     )
@@ -119,9 +121,11 @@ async def test_list_returns_the_customers_of_a_store(customer_stub):
     assert listed.next_page_token == ""
 
 
-async def test_update_replaces_only_the_masked_fields(customer_stub):
+async def test_update_replaces_only_the_masked_fields(customer_service, customer_stub):
     national, e164 = unique_phone("FR")
-    created = await create(customer_stub, home_store=new_store(), contact_points=[phone(national)], tags=["press"])
+    created = await create(
+        customer_stub, home_store=await known_store(customer_service), contact_points=[phone(national)], tags=["press"]
+    )
     change = customer_pb2.Customer(
         name=created.name, given_name="Héloïse", family_name="IGNORED", tier=customer_pb2.TIER_VVIP, tags=["vip"]
     )
@@ -137,8 +141,10 @@ async def test_update_replaces_only_the_masked_fields(customer_stub):
     assert await get(customer_stub, created.name) == updated
 
 
-async def test_update_contact_points_and_lists(customer_stub):
-    created = await create(customer_stub, home_store=new_store(), contact_points=[phone(unique_phone("FR")[0])])
+async def test_update_contact_points_and_lists(customer_service, customer_stub):
+    created = await create(
+        customer_stub, home_store=await known_store(customer_service), contact_points=[phone(unique_phone("FR")[0])]
+    )
     typed, normal = unique_email()
     national, e164 = unique_phone("GB", prefix="7")
     change = customer_pb2.Customer(
@@ -158,8 +164,9 @@ async def test_update_contact_points_and_lists(customer_stub):
     assert list(updated.tags) == ["vip", "press"]
 
 
-async def test_update_star_replaces_every_updatable_field(customer_stub):
-    store = new_store()
+async def test_update_star_replaces_every_updatable_field(customer_service, customer_stub):
+    store = await known_store(customer_service)
+    await known_staff(customer_service, store, referral_code="QR-77")
     created = await create(
         customer_stub,
         home_store=store,
@@ -183,8 +190,8 @@ async def test_update_star_replaces_every_updatable_field(customer_stub):
     assert updated.referral_code == "QR-77"  # immutable, not part of `*`
 
 
-async def test_update_rebuilds_search_text(customer_stub):
-    store = new_store()
+async def test_update_rebuilds_search_text(customer_service, customer_stub):
+    store = await known_store(customer_service)
     old, new = f"old{uid()}", f"new{uid()}"
     created = await create(customer_stub, home_store=store, family_name=old)
     await update(customer_stub, customer_pb2.Customer(name=created.name, family_name=new), "family_name")
@@ -206,16 +213,20 @@ async def test_update_unknown_customer_is_not_found(customer_stub):
     assert exc.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_update_cannot_leave_a_customer_without_a_name(customer_stub, db):
-    created = await create(customer_stub, home_store=new_store(), given_name="", family_name="Laurent")
+async def test_update_cannot_leave_a_customer_without_a_name(customer_service, customer_stub, db):
+    created = await create(
+        customer_stub, home_store=await known_store(customer_service), given_name="", family_name="Laurent"
+    )
     exc = await rpc_error(update(customer_stub, customer_pb2.Customer(name=created.name), "family_name"))
     assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (await get(customer_stub, created.name)) == created
 
 
-async def test_delete_removes_the_customer_and_its_contact_points(customer_stub, db):
+async def test_delete_removes_the_customer_and_its_contact_points(customer_service, customer_stub, db):
     national, e164 = unique_phone("FR")
-    created = await create(customer_stub, home_store=new_store(), contact_points=[phone(national)])
+    created = await create(
+        customer_stub, home_store=await known_store(customer_service), contact_points=[phone(national)]
+    )
     reply = await customer_stub.DeleteCustomer(
         api.DeleteCustomerRequest(name=created.name), metadata=md(hq()), timeout=TIMEOUT
     )
@@ -228,20 +239,22 @@ async def test_delete_removes_the_customer_and_its_contact_points(customer_stub,
     )
     assert again.code() == grpc.StatusCode.NOT_FOUND
     # Its phone number is free again.
-    reused = await create(customer_stub, home_store=new_store(), contact_points=[phone(national)])
+    reused = await create(
+        customer_stub, home_store=await known_store(customer_service), contact_points=[phone(national)]
+    )
     assert reused.contact_points[0].value == e164
 
 
-async def test_delete_with_the_current_etag(customer_stub):
-    created = await create(customer_stub, home_store=new_store())
+async def test_delete_with_the_current_etag(customer_service, customer_stub):
+    created = await create(customer_stub, home_store=await known_store(customer_service))
     await customer_stub.DeleteCustomer(
         api.DeleteCustomerRequest(name=created.name, etag=created.etag), metadata=md(hq()), timeout=TIMEOUT
     )
     assert (await rpc_error(get(customer_stub, created.name))).code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_stale_etag_on_update_is_aborted(customer_stub):
-    created = await create(customer_stub, home_store=new_store())
+async def test_stale_etag_on_update_is_aborted(customer_service, customer_stub):
+    created = await create(customer_stub, home_store=await known_store(customer_service))
     first = created.__class__(name=created.name, given_name="First", etag=created.etag)
     updated = await update(customer_stub, first, "given_name")
     stale = created.__class__(name=created.name, given_name="Second", etag=created.etag)
@@ -256,8 +269,8 @@ async def test_stale_etag_on_update_is_aborted(customer_stub):
     assert (await update(customer_stub, fresh, "given_name")).given_name == "Second"
 
 
-async def test_stale_etag_on_delete_is_aborted(customer_stub):
-    created = await create(customer_stub, home_store=new_store())
+async def test_stale_etag_on_delete_is_aborted(customer_service, customer_stub):
+    created = await create(customer_stub, home_store=await known_store(customer_service))
     await update(customer_stub, created.__class__(name=created.name, given_name="Changed"), "given_name")
     exc = await rpc_error(
         customer_stub.DeleteCustomer(
@@ -269,10 +282,10 @@ async def test_stale_etag_on_delete_is_aborted(customer_stub):
     assert (await get(customer_stub, created.name)).given_name == "Changed"
 
 
-async def test_etag_changes_on_every_change(customer_stub):
+async def test_etag_changes_on_every_change(customer_service, customer_stub):
     from atelier.common.v1 import common_pb2
 
-    created = await create(customer_stub, home_store=new_store())
+    created = await create(customer_stub, home_store=await known_store(customer_service))
     seen = [created.etag]
     updated = await update(customer_stub, created.__class__(name=created.name, tier=customer_pb2.TIER_VIP), "tier")
     seen.append(updated.etag)
@@ -296,10 +309,10 @@ async def test_etag_changes_on_every_change(customer_stub):
     assert (await get(customer_stub, created.name)).etag == current.etag
 
 
-async def test_concurrent_updates_with_the_same_etag_one_wins(customer_stub):
+async def test_concurrent_updates_with_the_same_etag_one_wins(customer_service, customer_stub):
     import asyncio
 
-    created = await create(customer_stub, home_store=new_store())
+    created = await create(customer_stub, home_store=await known_store(customer_service))
     attempts = [
         update(
             customer_stub,

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.conftest import bearer
+from tests.customer.support import known_store
 
 
 @pytest.fixture(scope="module")
@@ -24,8 +25,8 @@ async def _create(http, store, **extra):
     return reply.json()["name"]
 
 
-async def test_merge_duplicates_export_erase_and_audit_over_http(http):
-    hq, store = bearer("hq"), f"stores/h-{uuid.uuid4().hex[:8]}"
+async def test_merge_duplicates_export_erase_and_audit_over_http(customer_service, http):
+    hq, store = bearer("hq"), await known_store(customer_service)
     phone = f"+3361{uuid.uuid4().int % 10**7:07d}"
     a = await _create(http, store, contactPoints=[{"kind": "CONTACT_KIND_PHONE", "value": phone}])
     b = await _create(http, store, contactPoints=[{"kind": "CONTACT_KIND_WHATSAPP", "value": phone}])

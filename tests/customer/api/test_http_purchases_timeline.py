@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import bearer, running_gateway, start_service
-from tests.customer.support import ago
+from tests.customer.support import ago, known_store
 
 
 def token(role: str, store: str = "", associate_id: str = "a-1") -> dict[str, str]:
@@ -25,8 +25,8 @@ def _iso(days: float) -> str:
     return ago(days=days).isoformat().replace("+00:00", "Z")
 
 
-async def test_till_purchase_return_interaction_and_timeline_over_http(http):
-    store = f"stores/http-{uuid.uuid4().hex[:8]}"
+async def test_till_purchase_return_interaction_and_timeline_over_http(customer_service, http):
+    store = await known_store(customer_service)
     clerk = token("associate", store, associate_id=f"a-{uuid.uuid4().hex[:8]}")
     phone = f"+3361{uuid.uuid4().int % 10**7:07d}"
     order = {

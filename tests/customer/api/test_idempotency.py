@@ -18,8 +18,8 @@ from tests.customer.support import (
     create,
     customer,
     error_info,
+    known_store,
     md,
-    new_store,
     phone,
     rpc_error,
     scalar,
@@ -29,9 +29,9 @@ from tests.customer.support import (
 )
 
 
-async def test_repeated_request_returns_the_first_result(customer_stub, db):
+async def test_repeated_request_returns_the_first_result(customer_service, customer_stub, db):
     request_id = str(uuid.uuid4())
-    store = new_store()
+    store = await known_store(customer_service)
     national, _ = unique_phone("FR")
     first = await create(customer_stub, request_id=request_id, home_store=store, contact_points=[phone(national)])
     before = await snapshot(db)
@@ -41,9 +41,9 @@ async def test_repeated_request_returns_the_first_result(customer_stub, db):
     assert await scalar(db, "SELECT count(*) FROM customers WHERE home_store = %s", store) == 1
 
 
-async def test_first_result_is_returned_even_after_a_change(customer_stub):
+async def test_first_result_is_returned_even_after_a_change(customer_service, customer_stub):
     request_id = str(uuid.uuid4())
-    store = new_store()
+    store = await known_store(customer_service)
     first = await create(customer_stub, request_id=request_id, home_store=store)
     await customer_stub.GrantConsent(
         api.GrantConsentRequest(name=first.name, channel=1, purpose=1, source="web-form"),
@@ -53,9 +53,9 @@ async def test_first_result_is_returned_even_after_a_change(customer_stub):
     assert await create(customer_stub, request_id=request_id, home_store=store) == first
 
 
-async def test_concurrent_identical_creates_make_one_customer(customer_stub, db):
+async def test_concurrent_identical_creates_make_one_customer(customer_service, customer_stub, db):
     request_id = str(uuid.uuid4())
-    store = new_store()
+    store = await known_store(customer_service)
     national, e164 = unique_phone("FR")
     request = api.CreateCustomerRequest(
         customer=customer(home_store=store, contact_points=[phone(national)]), request_id=request_id
@@ -77,9 +77,9 @@ async def test_concurrent_identical_creates_make_one_customer(customer_stub, db)
     assert created_events == 1
 
 
-async def test_same_request_id_with_another_body_is_refused(customer_stub, db):
+async def test_same_request_id_with_another_body_is_refused(customer_service, customer_stub, db):
     request_id = str(uuid.uuid4())
-    store = new_store()
+    store = await known_store(customer_service)
     first = await create(customer_stub, request_id=request_id, home_store=store, family_name="Laurent")
     before = await snapshot(db)
     exc = await rpc_error(create(customer_stub, request_id=request_id, home_store=store, family_name="Dupont"))
@@ -91,11 +91,13 @@ async def test_same_request_id_with_another_body_is_refused(customer_stub, db):
     assert await scalar(db, "SELECT family_name FROM customers WHERE id = %s", first.name.split("/")[1]) == "Laurent"
 
 
-async def test_a_failed_create_does_not_burn_its_request_id(customer_stub, db):
+async def test_a_failed_create_does_not_burn_its_request_id(customer_service, customer_stub, db):
     national, _ = unique_phone("FR")
-    owner = await create(customer_stub, home_store=new_store(), contact_points=[phone(national)])
+    owner = await create(
+        customer_stub, home_store=await known_store(customer_service), contact_points=[phone(national)]
+    )
     request_id = str(uuid.uuid4())
-    store = new_store()
+    store = await known_store(customer_service)
     exc = await rpc_error(
         create(customer_stub, request_id=request_id, home_store=store, contact_points=[phone(national)])
     )
@@ -107,16 +109,16 @@ async def test_a_failed_create_does_not_burn_its_request_id(customer_stub, db):
     assert created.home_store == store
 
 
-async def test_without_request_id_each_create_is_new(customer_stub, db):
-    store = new_store()
+async def test_without_request_id_each_create_is_new(customer_service, customer_stub, db):
+    store = await known_store(customer_service)
     a = await create(customer_stub, home_store=store)
     b = await create(customer_stub, home_store=store)
     assert a.name != b.name
     assert await scalar(db, "SELECT count(*) FROM customers WHERE home_store = %s", store) == 2
 
 
-async def test_repeated_note_request_returns_the_first_note(customer_stub, db):
-    store = new_store()
+async def test_repeated_note_request_returns_the_first_note(customer_service, customer_stub, db):
+    store = await known_store(customer_service)
     # Created by the associate, so she holds the customer she writes notes about.
     target = await create(customer_stub, associate(store), home_store=store)
     request = api.CreateNoteRequest(
@@ -135,9 +137,9 @@ async def test_repeated_note_request_returns_the_first_note(customer_stub, db):
     assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
 
 
-async def test_request_id_replayed_by_another_caller_is_refused(customer_stub, db):
+async def test_request_id_replayed_by_another_caller_is_refused(customer_service, customer_stub, db):
     request_id = str(uuid.uuid4())
-    store = new_store()
+    store = await known_store(customer_service)
     await create(customer_stub, manager(store), request_id=request_id, home_store=store, family_name="Mori")
     before = await snapshot(db)
     other = Principal(subject="staff/other-manager", role=Role.MANAGER, associate_id="m-2", store=store)

@@ -17,11 +17,11 @@ from tests.customer.support import (
     error_info,
     get,
     import_batches,
+    known_store,
     list_store,
     outbox_events,
     row,
     rpc_error,
-    store_name,
     uid,
     unique_email,
     unique_phone,
@@ -29,7 +29,7 @@ from tests.customer.support import (
 
 
 async def test_bad_rows_are_reported_and_a_resent_batch_changes_nothing(customer_stub, customer_service):
-    store = store_name()
+    store = await known_store(customer_service)
     import_id = f"imp-{uid()}"
     taken = (await create(customer_stub, home_store=store, customer_id=f"legacy-{uid()}")).name.split("/")[1]
     good = [
@@ -76,8 +76,8 @@ async def test_bad_rows_are_reported_and_a_resent_batch_changes_nothing(customer
     assert sorted(c.given_name for c in imported) == ["Ada1", "Ada11", "Ada2", "Ada3", "Ada4", "Ada5"]
 
 
-async def test_rows_sharing_a_contact_point_merge(customer_stub):
-    store = store_name()
+async def test_rows_sharing_a_contact_point_merge(customer_service, customer_stub):
+    store = await known_store(customer_service)
     typed_email, norm_email = unique_email()
     existing = await create(
         customer_stub,
@@ -127,8 +127,8 @@ async def test_rows_sharing_a_contact_point_merge(customer_stub):
     assert {c.kind for c in mei.contact_points} == {Kind.CONTACT_KIND_WHATSAPP, Kind.CONTACT_KIND_EMAIL}
 
 
-async def test_only_headquarters_and_services_import(customer_stub):
-    store = store_name()
+async def test_only_headquarters_and_services_import(customer_service, customer_stub):
+    store = await known_store(customer_service)
     for principal in (associate(store), manager(store)):
         exc = await rpc_error(
             import_batches(
@@ -151,7 +151,7 @@ async def test_cli_import_csv_is_resumable(customer_service, customer_stub, tmp_
     from atelierctl.main import main
     from tests.conftest import INTERNAL_SECRET
 
-    store = store_name()
+    store = await known_store(customer_service)
     _, mail = unique_email()
     national, _ = unique_phone()
     lines = ["given_name,family_name,locale,home_store,tier,email,phone,tags,preferences,birthday"]

@@ -12,17 +12,19 @@ from atelier.events.v1 import customer_events_pb2 as ev
 from tests.conftest import associate, hq, manager
 from tests.customer.support import (
     TIMEOUT,
+    ago,
     create,
     email,
     error_info,
     get,
+    interaction,
+    known_store,
     md,
     outbox_events,
     phone,
     record_interaction,
     record_purchase,
     rpc_error,
-    store_name,
     uid,
     unique_email,
     unique_phone,
@@ -76,7 +78,7 @@ async def _unmerge(stub, merge, principal=None):
 
 async def test_merge_then_unmerge_round_trip(customer_stub, customer_service):
     channel = customer_service.channel()
-    store = store_name()
+    store = await known_store(customer_service)
     a = await create(
         customer_stub,
         home_store=store,
@@ -100,9 +102,9 @@ async def test_merge_then_unmerge_round_trip(customer_stub, customer_service):
     await _consent(customer_stub, b.name, True, channel=common_pb2.CHANNEL_SMS)
     await _note(customer_stub, a.name, "likes emeralds")
     await _note(customer_stub, b.name, "prefers mornings")
-    await record_purchase(channel, a.name, "EUR", 100)
-    await record_purchase(channel, b.name, "EUR", 50, category="shoes")
-    await record_purchase(channel, b.name, "USD", 20)
+    await record_purchase(channel, a.name, "EUR", 100, store=store)
+    await record_purchase(channel, b.name, "EUR", 50, category="shoes", store=store)
+    await record_purchase(channel, b.name, "USD", 20, store=store)
     await record_interaction(channel, b.name, "Bonjour, is the bag available?")
     before_a = await _picture(customer_stub, channel, a.name)
     before_b = await _picture(customer_stub, channel, b.name)
@@ -159,8 +161,8 @@ async def test_merge_then_unmerge_round_trip(customer_stub, customer_service):
     await channel.close()
 
 
-async def test_unmerge_is_refused_while_a_later_merge_depends_on_it(customer_stub):
-    store = store_name()
+async def test_unmerge_is_refused_while_a_later_merge_depends_on_it(customer_service, customer_stub):
+    store = await known_store(customer_service)
     a, b, c = [await create(customer_stub, home_store=store, given_name=f"N{i}") for i in range(3)]
     first = await _merge(customer_stub, a.name, b.name)
     second = await _merge(customer_stub, c.name, a.name)
@@ -177,16 +179,16 @@ async def test_unmerge_is_refused_while_a_later_merge_depends_on_it(customer_stu
     assert names == {a.name, b.name, c.name}
 
 
-async def test_merging_a_missing_or_same_customer(customer_stub):
-    a = await create(customer_stub, home_store=store_name())
+async def test_merging_a_missing_or_same_customer(customer_service, customer_stub):
+    a = await create(customer_stub, home_store=await known_store(customer_service))
     exc = await rpc_error(_merge(customer_stub, a.name, a.name))
     assert exc.code() == grpc.StatusCode.INVALID_ARGUMENT
     exc = await rpc_error(_merge(customer_stub, a.name, f"customers/missing-{uid()}"))
     assert exc.code() == grpc.StatusCode.NOT_FOUND
 
 
-async def test_find_duplicates_reasons_and_scores(customer_stub):
-    store = store_name()
+async def test_find_duplicates_reasons_and_scores(customer_service, customer_stub):
+    store = await known_store(customer_service)
     national, e164 = unique_phone()
     local = f"claire.{uid()}"
     birthday = customer_pb2.ImportantDate(kind=customer_pb2.IMPORTANT_DATE_KIND_BIRTHDAY)
@@ -241,8 +243,8 @@ async def test_find_duplicates_reasons_and_scores(customer_stub):
     ]
 
 
-async def test_only_headquarters_merges(customer_stub):
-    store = store_name()
+async def test_only_headquarters_merges(customer_service, customer_stub):
+    store = await known_store(customer_service)
     a = await create(customer_stub, home_store=store)
     b = await create(customer_stub, home_store=store)
     for principal in (associate(store), manager(store)):
@@ -255,3 +257,35 @@ async def test_only_headquarters_merges(customer_stub):
             assert exc.code() == grpc.StatusCode.PERMISSION_DENIED, exc
             assert error_info(exc).reason == "ROLE_DENIED"
     assert (await get(customer_stub, b.name)).name == b.name
+
+
+async def test_a_merge_keeps_touchpoints_recorded_under_one_external_id_for_both(
+    customer_stub, customer_service, timeline_stub
+):
+    """An external id is unique per customer (audit item 8): two duplicates may both hold
+    one. Merged, the survivor keeps hers with the id and the duplicate's without it; the
+    undo gives it back."""
+    from atelier.customer.v1 import timeline_service_pb2
+
+    store = await known_store(customer_service)
+    a = await create(customer_stub, home_store=store)
+    b = await create(customer_stub, home_store=store)
+    external, when = f"wamid.{uid()}", ago(minutes=5)
+    mine = await interaction(timeline_stub, a.name, external_id=external, preview="hello", when=when)
+    theirs = await interaction(timeline_stub, b.name, external_id=external, preview="hello", when=when)
+
+    merge = await _merge(customer_stub, a.name, b.name)
+    assert merge.moved["interactions"] == 1
+    timeline = await timeline_stub.ListTimeline(
+        timeline_service_pb2.ListTimelineRequest(parent=a.name), metadata=md(hq()), timeout=TIMEOUT
+    )
+    ids = {e.interaction.name.rsplit("/", 1)[1]: e.interaction.external_id for e in timeline.entries}
+    assert ids == {mine.name.rsplit("/", 1)[1]: external, theirs.name.rsplit("/", 1)[1]: ""}
+    # A replay for the survivor still finds hers.
+    assert await interaction(timeline_stub, a.name, external_id=external, preview="hello", when=when) == mine
+
+    await _unmerge(customer_stub, merge.name)
+    back = await timeline_stub.ListTimeline(
+        timeline_service_pb2.ListTimelineRequest(parent=b.name), metadata=md(hq()), timeout=TIMEOUT
+    )
+    assert [e.interaction.external_id for e in back.entries] == [external]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from atelier.customer.v1 import customer_pb2
 from atelier.customer.v1 import customer_service_pb2 as api
 from tests.conftest import associate, hq, manager
-from tests.customer.support import TIMEOUT, create, md, new_store
+from tests.customer.support import TIMEOUT, create, known_store, md
 
 
 async def add_note(stub, parent, text, principal=None):
@@ -16,8 +16,8 @@ async def add_note(stub, parent, text, principal=None):
     )
 
 
-async def test_create_and_list_notes_newest_first(customer_stub):
-    store = new_store()
+async def test_create_and_list_notes_newest_first(customer_service, customer_stub):
+    store = await known_store(customer_service)
     clerk, boss = associate(store), manager(store)
     target = await create(customer_stub, clerk, home_store=store)  # she holds her own client
     first = await add_note(customer_stub, target.name, "  Prefers yellow gold; ring size 52. ", clerk)
@@ -32,8 +32,8 @@ async def test_create_and_list_notes_newest_first(customer_stub):
     assert reply.next_page_token == ""
 
 
-async def test_notes_belong_to_their_customer(customer_stub):
-    store = new_store()
+async def test_notes_belong_to_their_customer(customer_service, customer_stub):
+    store = await known_store(customer_service)
     a = await create(customer_stub, home_store=store)
     b = await create(customer_stub, home_store=store)
     await add_note(customer_stub, a.name, "about a")
@@ -41,8 +41,8 @@ async def test_notes_belong_to_their_customer(customer_stub):
     assert list(reply.notes) == []
 
 
-async def test_a_note_does_not_change_the_customer(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_a_note_does_not_change_the_customer(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     await add_note(customer_stub, target.name, "hello")
     again = await customer_stub.GetCustomer(
         api.GetCustomerRequest(name=target.name), metadata=md(hq()), timeout=TIMEOUT
@@ -50,7 +50,7 @@ async def test_a_note_does_not_change_the_customer(customer_stub):
     assert again == target
 
 
-async def test_longest_note_is_accepted(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_longest_note_is_accepted(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     note = await add_note(customer_stub, target.name, "x" * 4000)
     assert len(note.text) == 4000

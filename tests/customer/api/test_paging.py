@@ -13,7 +13,7 @@ from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2
 from atelier.customer.v1 import customer_service_pb2 as api
 from tests.conftest import associate, hq
-from tests.customer.support import TIMEOUT, bad_fields, create, md, new_store, rpc_error
+from tests.customer.support import TIMEOUT, bad_fields, create, known_store, md, rpc_error
 
 
 async def list_all(stub, flt: str, page_size: int, principal=None, between_pages=None) -> tuple[list[str], int]:
@@ -34,23 +34,23 @@ async def list_all(stub, flt: str, page_size: int, principal=None, between_pages
             await between_pages()
 
 
-async def test_page_walk_returns_every_item_exactly_once(customer_stub):
-    store = new_store()
+async def test_page_walk_returns_every_item_exactly_once(customer_service, customer_stub):
+    store = await known_store(customer_service)
     made = [(await create(customer_stub, home_store=store, family_name=f"P{i}")).name for i in range(7)]
     names, pages = await list_all(customer_stub, f'home_store = "{store}"', page_size=3)
     assert names == made
     assert pages == 3
 
 
-async def test_exact_multiple_of_page_size_ends_without_an_empty_page(customer_stub):
-    store = new_store()
+async def test_exact_multiple_of_page_size_ends_without_an_empty_page(customer_service, customer_stub):
+    store = await known_store(customer_service)
     made = [(await create(customer_stub, home_store=store)).name for _ in range(4)]
     names, pages = await list_all(customer_stub, f'home_store = "{store}"', page_size=2)
     assert names == made and pages == 2
 
 
-async def test_page_walk_is_stable_while_customers_are_added(customer_stub):
-    store = new_store()
+async def test_page_walk_is_stable_while_customers_are_added(customer_service, customer_stub):
+    store = await known_store(customer_service)
     made = [(await create(customer_stub, home_store=store, tier=customer_pb2.TIER_VIP)).name for _ in range(6)]
     added: list[str] = []
 
@@ -69,8 +69,8 @@ async def test_page_walk_is_stable_while_customers_are_added(customer_stub):
     assert names[len(made) :] == added[: len(names) - len(made)]
 
 
-async def test_page_token_is_bound_to_its_filter(customer_stub):
-    store = new_store()
+async def test_page_token_is_bound_to_its_filter(customer_service, customer_stub):
+    store = await known_store(customer_service)
     for _ in range(3):
         await create(customer_stub, home_store=store)
     first = await customer_stub.ListCustomers(
@@ -102,8 +102,8 @@ def _forged(position, query: str) -> str:
 
 
 @pytest.mark.parametrize("position", [[1], "x", ["not a time", "id"], [None, None, None], {"a": 1}])
-async def test_malformed_page_position_is_invalid_argument(customer_stub, position):
-    flt = f'home_store = "{new_store()}"'
+async def test_malformed_page_position_is_invalid_argument(customer_service, customer_stub, position):
+    flt = f'home_store = "{await known_store(customer_service)}"'
     exc = await rpc_error(
         customer_stub.ListCustomers(
             api.ListCustomersRequest(filter=flt, page_token=_forged(position, flt)), metadata=md(hq()), timeout=TIMEOUT
@@ -112,10 +112,10 @@ async def test_malformed_page_position_is_invalid_argument(customer_stub, positi
     assert bad_fields(exc) == ["page_token"]
 
 
-async def test_page_size_is_capped_at_200_and_defaults_to_50(customer_stub):
+async def test_page_size_is_capped_at_200_and_defaults_to_50(customer_service, customer_stub):
     import asyncio
 
-    store = new_store()
+    store = await known_store(customer_service)
     for start in range(0, 201, 20):
         await asyncio.gather(*(create(customer_stub, home_store=store) for _ in range(start, min(start + 20, 201))))
     flt = f'home_store = "{store}"'
@@ -129,8 +129,8 @@ async def test_page_size_is_capped_at_200_and_defaults_to_50(customer_stub):
     assert len(default.customers) == 50 and default.next_page_token
 
 
-async def test_filter_by_tier(customer_stub):
-    store = new_store()
+async def test_filter_by_tier(customer_service, customer_stub):
+    store = await known_store(customer_service)
     vip = await create(customer_stub, home_store=store, tier=customer_pb2.TIER_VIP)
     vvip = await create(customer_stub, home_store=store, tier=customer_pb2.TIER_VVIP)
     await create(customer_stub, home_store=store)
@@ -140,16 +140,16 @@ async def test_filter_by_tier(customer_stub):
     assert names == [vvip.name]
 
 
-async def test_filter_by_home_store(customer_stub):
-    paris, lyon = new_store(), new_store()
+async def test_filter_by_home_store(customer_service, customer_stub):
+    paris, lyon = await known_store(customer_service), await known_store(customer_service)
     a = await create(customer_stub, home_store=paris)
     b = await create(customer_stub, home_store=lyon)
     assert (await list_all(customer_stub, f'home_store = "{paris}"', 50))[0] == [a.name]
     assert (await list_all(customer_stub, f"home_store = {lyon}", 50))[0] == [b.name]
 
 
-async def test_filter_by_tags_needs_every_tag(customer_stub):
-    store = new_store()
+async def test_filter_by_tags_needs_every_tag(customer_service, customer_stub):
+    store = await known_store(customer_service)
     both = await create(customer_stub, home_store=store, tags=["press", "vip"])
     press = await create(customer_stub, home_store=store, tags=["press"])
     await create(customer_stub, home_store=store, tags=["vip"])
@@ -159,8 +159,8 @@ async def test_filter_by_tags_needs_every_tag(customer_stub):
     assert (await list_all(customer_stub, f'{base} AND tags:"absent"', 50))[0] == []
 
 
-async def test_list_as_associate_only_shows_her_clients(customer_stub):
-    mine, other = new_store(), new_store()
+async def test_list_as_associate_only_shows_her_clients(customer_service, customer_stub):
+    mine, other = await known_store(customer_service), await known_store(customer_service)
     me = associate(mine, f"a-{uuid.uuid4().hex[:10]}")
     a = await create(customer_stub, me, home_store=mine)
     await create(customer_stub, home_store=mine)  # her store's, but not hers
@@ -172,8 +172,8 @@ async def test_list_as_associate_only_shows_her_clients(customer_stub):
     assert names == []
 
 
-async def test_consent_history_pages(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_consent_history_pages(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     for i in range(5):
         method = customer_stub.GrantConsent if i % 2 == 0 else customer_stub.WithdrawConsent
         request_type = api.GrantConsentRequest if i % 2 == 0 else api.WithdrawConsentRequest
@@ -198,8 +198,8 @@ async def test_consent_history_pages(customer_stub):
     assert sources == ["s4", "s3", "s2", "s1", "s0"]
 
 
-async def test_notes_page(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_notes_page(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     for i in range(5):
         await customer_stub.CreateNote(
             api.CreateNoteRequest(parent=target.name, note=customer_pb2.Note(text=f"note {i}")),
@@ -218,8 +218,8 @@ async def test_notes_page(customer_stub):
     assert texts == [f"note {i}" for i in reversed(range(5))]
 
 
-async def test_a_page_token_of_one_collection_is_refused_by_another(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_a_page_token_of_one_collection_is_refused_by_another(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     for i in range(2):
         await customer_stub.CreateNote(
             api.CreateNoteRequest(parent=target.name, note=customer_pb2.Note(text=f"n{i}")),
@@ -258,9 +258,9 @@ async def test_a_page_token_of_one_collection_is_refused_by_another(customer_stu
     assert bad_fields(exc) == ["page_token"]
 
 
-async def test_a_page_token_of_one_customer_is_refused_for_another(customer_stub):
-    a = await create(customer_stub, home_store=new_store())
-    b = await create(customer_stub, home_store=new_store())
+async def test_a_page_token_of_one_customer_is_refused_for_another(customer_service, customer_stub):
+    a = await create(customer_stub, home_store=await known_store(customer_service))
+    b = await create(customer_stub, home_store=await known_store(customer_service))
     for _ in range(2):
         await customer_stub.CreateNote(
             api.CreateNoteRequest(parent=a.name, note=customer_pb2.Note(text="n")), metadata=md(hq()), timeout=TIMEOUT

@@ -22,13 +22,13 @@ from tests.customer.support import (
     email,
     error_info,
     get,
+    known_store,
     md,
     outbox_events,
     phone,
     record_interaction,
     record_purchase,
     rpc_error,
-    store_name,
     uid,
     unique_phone,
 )
@@ -76,7 +76,7 @@ async def _seed(customer_stub, channel, store, canary: str, **extra):
         metadata=md(hq()),
         timeout=TIMEOUT,
     )
-    await record_purchase(channel, customer.name, "EUR", 1200)
+    await record_purchase(channel, customer.name, "EUR", 1200, store=customer.home_store)
     await record_interaction(channel, customer.name, f"hello from {canary}")
     return customer, e164
 
@@ -110,7 +110,7 @@ async def _scan(service, needles: list[str]) -> list[str]:
 
 async def test_erasure_leaves_no_canary_anywhere(customer_stub, customer_service):
     channel, privacy = _privacy(customer_service)
-    store = store_name()
+    store = await known_store(customer_service)
     canary, canary2 = f"zqc{uid()[:10]}", f"zqc{uid()[:10]}"
     customer, e164 = await _seed(customer_stub, channel, store, canary)
     # A duplicate merged into her: its profile lives on in the merge record until erasure.
@@ -137,7 +137,7 @@ async def test_erasure_leaves_no_canary_anywhere(customer_stub, customer_service
 
 async def test_export_holds_everything_and_is_audited(customer_stub, customer_service):
     channel, privacy = _privacy(customer_service)
-    store = store_name()
+    store = await known_store(customer_service)
     canary = f"zqe{uid()[:10]}"
     customer, e164 = await _seed(customer_stub, channel, store, canary)
     reply = await privacy.ExportCustomer(
@@ -165,7 +165,7 @@ async def test_export_holds_everything_and_is_audited(customer_stub, customer_se
 
 async def test_reads_are_audited_with_their_purpose(customer_stub, customer_service):
     channel, privacy = _privacy(customer_service)
-    store = store_name()
+    store = await known_store(customer_service)
     customer = await create(customer_stub, home_store=store)
     reader = manager(store)
     await customer_stub.GetCustomer(
@@ -217,9 +217,9 @@ async def test_reads_are_audited_with_their_purpose(customer_stub, customer_serv
 
 async def test_who_may_export_erase_and_read_the_trail(customer_stub, customer_service):
     channel, privacy = _privacy(customer_service)
-    store = store_name()
+    store = await known_store(customer_service)
     customer = await create(customer_stub, home_store=store)
-    other_manager = manager(store_name())
+    other_manager = manager(await known_store(customer_service))
     cases = [
         (
             associate(store),
@@ -273,7 +273,7 @@ async def test_reading_a_timeline_is_audited(customer_stub, customer_service):
     from atelier.customer.v1 import timeline_service_pb2_grpc
 
     channel, privacy = _privacy(customer_service)
-    customer = await create(customer_stub, home_store=store_name())
+    customer = await create(customer_stub, home_store=await known_store(customer_service))
     timeline = timeline_service_pb2_grpc.TimelineServiceStub(channel)
     await timeline.ListTimeline(tapi.ListTimelineRequest(parent=customer.name), metadata=md(hq()), timeout=TIMEOUT)
     for _ in range(100):

@@ -19,9 +19,9 @@ from tests.customer.support import (
     events_of,
     get,
     invalid_fields,
+    known_store,
     line,
     md,
-    new_store,
     purchase,
     record,
     rpc_error,
@@ -34,8 +34,8 @@ from tests.customer.support import (
 RECORDED = "atelier.customer.purchase_recorded"
 
 
-async def test_record_get_and_list_a_purchase(purchase_stub, customer_stub):
-    store = new_store()
+async def test_record_get_and_list_a_purchase(customer_service, purchase_stub, customer_stub):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     p = purchase(
         line("W-1", "4200.50", 1, "watches"),
@@ -56,8 +56,8 @@ async def test_record_get_and_list_a_purchase(purchase_stub, customer_stub):
     assert list(listed.purchases) == [recorded]
 
 
-async def test_replayed_order_changes_nothing(purchase_stub, customer_stub, db):
-    store = new_store()
+async def test_replayed_order_changes_nothing(customer_service, purchase_stub, customer_stub, db):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     p = purchase(line("W-1", "1000"), store=store, order_id=f"pos-{uid()}")
     first = await record(purchase_stub, target.name, p)
@@ -69,8 +69,8 @@ async def test_replayed_order_changes_nothing(purchase_stub, customer_stub, db):
     assert stats.order_count == 1 and amounts(stats.lifetime_value) == {"EUR": Decimal(1000)}
 
 
-async def test_same_order_id_on_another_channel_is_another_order(purchase_stub, customer_stub):
-    store = new_store()
+async def test_same_order_id_on_another_channel_is_another_order(customer_service, purchase_stub, customer_stub):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     order_id = f"o-{uid()}"
     a = await record(purchase_stub, target.name, purchase(line("A", "10"), store=store, order_id=order_id))
@@ -78,10 +78,10 @@ async def test_same_order_id_on_another_channel_is_another_order(purchase_stub, 
     assert a.name != b.name
 
 
-async def test_event_carries_home_store_and_assisting_associate(purchase_stub, customer_stub, db):
+async def test_event_carries_home_store_and_assisting_associate(customer_service, purchase_stub, customer_stub, db):
     from atelier.events.v1 import customer_events_pb2, envelope_pb2
 
-    store = new_store()
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     recorded = await record(
         purchase_stub, target.name, purchase(line("A", "10"), store=store, associate="associates/a-9")
@@ -99,8 +99,10 @@ async def test_event_carries_home_store_and_assisting_associate(purchase_stub, c
     assert payloads[0].purchase.assisting_associate == "associates/a-9" and not payloads[0].customer_created
 
 
-async def test_unknown_client_at_the_till_is_created_in_the_purchase_store(purchase_stub, customer_stub, db):
-    store = new_store()
+async def test_unknown_client_at_the_till_is_created_in_the_purchase_store(
+    customer_service, purchase_stub, customer_stub, db
+):
+    store = await known_store(customer_service)
     typed, e164 = unique_phone("FR")
     request = papi.RecordPurchaseRequest(
         contact_points=[customer_pb2.ContactPoint(kind=customer_pb2.CONTACT_KIND_PHONE, value=typed)],
@@ -122,8 +124,10 @@ async def test_unknown_client_at_the_till_is_created_in_the_purchase_store(purch
     assert await events_of(db, RECORDED, customer_name) == 1
 
 
-async def test_unknown_client_is_matched_by_normalised_contact_point(purchase_stub, customer_stub, db):
-    store = new_store()
+async def test_unknown_client_is_matched_by_normalised_contact_point(
+    customer_service, purchase_stub, customer_stub, db
+):
+    store = await known_store(customer_service)
     typed, e164 = unique_phone("FR")
     typed_mail, _ = unique_email()
     known = await create(
@@ -147,17 +151,17 @@ async def test_unknown_client_is_matched_by_normalised_contact_point(purchase_st
     assert await events_of(db, "atelier.customer.created", known.name) == 1  # only her own creation
 
 
-async def test_unknown_client_needs_a_name_to_be_created(purchase_stub):
+async def test_unknown_client_needs_a_name_to_be_created(customer_service, purchase_stub):
     _, e164 = unique_phone("FR")
     request = papi.RecordPurchaseRequest(
         contact_points=[customer_pb2.ContactPoint(kind=customer_pb2.CONTACT_KIND_PHONE, value=e164)],
-        purchase=purchase(line("S-1", "300"), store=new_store()),
+        purchase=purchase(line("S-1", "300"), store=await known_store(customer_service)),
     )
     assert await invalid_fields(purchase_stub.RecordPurchase(request, metadata=md(), timeout=TIMEOUT)) == ["given_name"]
 
 
-async def test_validation_names_every_bad_field_and_changes_nothing(purchase_stub, customer_stub, db):
-    target = await create(customer_stub, home_store=new_store())
+async def test_validation_names_every_bad_field_and_changes_nothing(customer_service, purchase_stub, customer_stub, db):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     bad = purchase(
         line("", "10"),
         line("B", "10", quantity=0),
@@ -186,17 +190,19 @@ async def test_validation_names_every_bad_field_and_changes_nothing(purchase_stu
     assert await scalar(db, "SELECT count(*) FROM purchases") == before
     assert await invalid_fields(
         purchase_stub.RecordPurchase(
-            papi.RecordPurchaseRequest(purchase=purchase(line("A", "1"), store=new_store())),
+            papi.RecordPurchaseRequest(purchase=purchase(line("A", "1"), store=await known_store(customer_service))),
             metadata=md(),
             timeout=TIMEOUT,
         )
     ) == ["customer"]
-    dup = purchase(line("A", "1", line_id="x"), line("B", "1", line_id="x"), store=new_store())
+    dup = purchase(line("A", "1", line_id="x"), line("B", "1", line_id="x"), store=await known_store(customer_service))
     assert await invalid_fields(record(purchase_stub, target.name, dup)) == ["purchase.lines[1].line_id"]
 
 
-async def test_stats_per_currency_average_order_value_and_favourite_categories(purchase_stub, customer_stub):
-    store = new_store()
+async def test_stats_per_currency_average_order_value_and_favourite_categories(
+    customer_service, purchase_stub, customer_stub
+):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     first = ago(days=300)
     await record(purchase_stub, target.name, purchase(line("A", "1000", 2, "watches"), store=store, when=first))
@@ -215,10 +221,10 @@ async def test_stats_per_currency_average_order_value_and_favourite_categories(p
     assert stats.favourite_categories == ["watches", "high-jewellery", "leather-goods"]
 
 
-async def test_authorisation_like_the_customer_rpcs(purchase_stub, customer_stub):
+async def test_authorisation_like_the_customer_rpcs(customer_service, purchase_stub, customer_stub):
     from tests.customer.support import denied_reason
 
-    paris, milan = new_store(), new_store()
+    paris, milan = await known_store(customer_service), await known_store(customer_service)
     in_milan = await create(customer_stub, home_store=milan)
     p = purchase(line("A", "10"), store=paris)
     assert await denied_reason(record(purchase_stub, in_milan.name, p, associate(paris))) == "CUSTOMER_OUT_OF_SCOPE"
@@ -238,7 +244,8 @@ async def test_authorisation_like_the_customer_rpcs(purchase_stub, customer_stub
     from servicekit.auth import Principal, Role
 
     pos = Principal(subject="services/pos", role=Role.SERVICE)
-    recorded = await record(purchase_stub, in_milan.name, purchase(line("A", "10"), store=milan), pos)
+    pos_sale = purchase(line("A", "10"), store=milan)
+    recorded = await record(purchase_stub, in_milan.name, pos_sale, pos)
     assert (
         await denied_reason(
             purchase_stub.GetPurchase(
@@ -256,14 +263,13 @@ async def test_authorisation_like_the_customer_rpcs(purchase_stub, customer_stub
         == "CUSTOMER_OUT_OF_SCOPE"
     )
     # A replay by someone who cannot see the customer learns nothing either.
-    replay = purchase(line("A", "10"), store=milan, order_id=recorded.order_id)
     assert (
-        await denied_reason(record(purchase_stub, in_milan.name, replay, associate(paris))) == "CUSTOMER_OUT_OF_SCOPE"
+        await denied_reason(record(purchase_stub, in_milan.name, pos_sale, associate(paris))) == "CUSTOMER_OUT_OF_SCOPE"
     )
 
 
-async def test_list_purchases_pages_newest_first(purchase_stub, customer_stub):
-    store = new_store()
+async def test_list_purchases_pages_newest_first(customer_service, purchase_stub, customer_stub):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     made = [
         await record(purchase_stub, target.name, purchase(line("A", "10"), store=store, when=ago(days=d)))
@@ -281,8 +287,8 @@ async def test_list_purchases_pages_newest_first(purchase_stub, customer_stub):
     assert [p.name for p in seen] == [made[1].name, made[2].name, made[0].name]
 
 
-async def test_unknown_purchase_is_not_found(purchase_stub, customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_unknown_purchase_is_not_found(customer_service, purchase_stub, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     exc = await rpc_error(
         purchase_stub.GetPurchase(
             papi.GetPurchaseRequest(name=f"{target.name}/purchases/{uid()}"), metadata=md(), timeout=TIMEOUT
@@ -294,10 +300,10 @@ async def test_unknown_purchase_is_not_found(purchase_stub, customer_stub):
     ) == ["name"]
 
 
-async def test_concurrent_replays_of_one_order_record_it_once(purchase_stub, customer_stub, db):
+async def test_concurrent_replays_of_one_order_record_it_once(customer_service, purchase_stub, customer_stub, db):
     import asyncio
 
-    store = new_store()
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     p = purchase(line("A", "100"), store=store)
     results = await asyncio.gather(*(record(purchase_stub, target.name, p) for _ in range(6)))
@@ -307,10 +313,10 @@ async def test_concurrent_replays_of_one_order_record_it_once(purchase_stub, cus
     assert (await get(customer_stub, target.name)).purchase_stats.order_count == 1
 
 
-async def test_concurrent_first_purchases_of_one_unknown_client_create_her_once(purchase_stub, db):
+async def test_concurrent_first_purchases_of_one_unknown_client_create_her_once(customer_service, purchase_stub, db):
     import asyncio
 
-    store = new_store()
+    store = await known_store(customer_service)
     _, e164 = unique_phone("FR")
 
     def order():

@@ -16,8 +16,8 @@ from tests.customer.support import (
     events_of,
     get,
     invalid_fields,
+    known_store,
     line,
-    new_store,
     purchase,
     record,
     record_return,
@@ -29,8 +29,8 @@ from tests.customer.support import (
 RETURNED = "atelier.customer.purchase_returned"
 
 
-async def test_return_is_bounded_by_what_is_left(purchase_stub, customer_stub, db):
-    store = new_store()
+async def test_return_is_bounded_by_what_is_left(customer_service, purchase_stub, customer_stub, db):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     p = await record(purchase_stub, target.name, purchase(line("A", "100", 3), line("B", "50", 1), store=store))
     after = await record_return(purchase_stub, p.name, "r-1", {"1": 2})
@@ -56,8 +56,8 @@ async def test_return_is_bounded_by_what_is_left(purchase_stub, customer_stub, d
     assert await events_of(db, RETURNED, target.name) == 2
 
 
-async def test_replayed_return_changes_nothing(purchase_stub, customer_stub, db):
-    store = new_store()
+async def test_replayed_return_changes_nothing(customer_service, purchase_stub, customer_stub, db):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     p = await record(purchase_stub, target.name, purchase(line("A", "100", 3), store=store))
     first = await record_return(purchase_stub, p.name, "r-1", {"1": 1})
@@ -72,8 +72,8 @@ async def test_replayed_return_changes_nothing(purchase_stub, customer_stub, db)
     assert await events_of(db, RETURNED, target.name) == 1
 
 
-async def test_concurrent_returns_never_exceed_the_quantity(purchase_stub, customer_stub, db):
-    store = new_store()
+async def test_concurrent_returns_never_exceed_the_quantity(customer_service, purchase_stub, customer_stub, db):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     p = await record(purchase_stub, target.name, purchase(line("A", "100", 2), store=store))
     results = await asyncio.gather(
@@ -89,8 +89,8 @@ async def test_concurrent_returns_never_exceed_the_quantity(purchase_stub, custo
     )
 
 
-async def test_return_authorisation(purchase_stub, customer_stub):
-    paris, milan = new_store(), new_store()
+async def test_return_authorisation(customer_service, purchase_stub, customer_stub):
+    paris, milan = await known_store(customer_service), await known_store(customer_service)
     holder = associate(milan, f"a-{uid()}")
     target = await create(customer_stub, holder, home_store=milan)
     p = await record(purchase_stub, target.name, purchase(line("A", "100"), store=milan))
@@ -106,8 +106,10 @@ async def test_return_authorisation(purchase_stub, customer_stub):
     assert (await record_return(purchase_stub, p.name, "r-1", {"1": 1}, holder)).returns
 
 
-async def test_vip_appears_when_the_threshold_is_crossed_and_goes_after_a_return(purchase_stub, customer_stub):
-    store = new_store()
+async def test_vip_appears_when_the_threshold_is_crossed_and_goes_after_a_return(
+    customer_service, purchase_stub, customer_stub
+):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     await record(purchase_stub, target.name, purchase(line("A", "6000", 1, "watches"), store=store))
     assert "vip" not in [t.tag for t in (await get(customer_stub, target.name)).computed_tags]
@@ -121,8 +123,8 @@ async def test_vip_appears_when_the_threshold_is_crossed_and_goes_after_a_return
     assert "vip" not in tags
 
 
-async def test_vip_thresholds_are_per_currency(purchase_stub, customer_stub):
-    store = new_store()
+async def test_vip_thresholds_are_per_currency(customer_service, purchase_stub, customer_stub):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     # 9,000 EUR and 9,000 USD do not add up to a VIP; 80,000 CNY does.
     await record(purchase_stub, target.name, purchase(line("A", "9000"), store=store))
@@ -133,8 +135,8 @@ async def test_vip_thresholds_are_per_currency(purchase_stub, customer_stub):
     assert vip.reason == "lifetime value CNY 80,000 ≥ 80,000"
 
 
-async def test_category_affinity_and_new_client(purchase_stub, customer_stub):
-    store = new_store()
+async def test_category_affinity_and_new_client(customer_service, purchase_stub, customer_stub):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     first = ago(days=3)
     await record(
@@ -148,8 +150,8 @@ async def test_category_affinity_and_new_client(purchase_stub, customer_stub):
     assert tags["new-client"].since.ToDatetime().replace(microsecond=0) == first.replace(microsecond=0, tzinfo=None)
 
 
-async def test_lapsed_is_derived_from_the_last_purchase_date(purchase_stub, customer_stub):
-    store = new_store()
+async def test_lapsed_is_derived_from_the_last_purchase_date(customer_service, purchase_stub, customer_stub):
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     await record(purchase_stub, target.name, purchase(line("A", "10"), store=store, when=ago(days=400)))
     tags = {t.tag: t for t in (await get(customer_stub, target.name)).computed_tags}
@@ -160,8 +162,8 @@ async def test_lapsed_is_derived_from_the_last_purchase_date(purchase_stub, cust
     assert "lapsed" not in {t.tag for t in (await get(customer_stub, target.name)).computed_tags}
 
 
-async def test_customer_without_purchases_has_no_figures(customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_customer_without_purchases_has_no_figures(customer_service, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     assert not target.HasField("purchase_stats") and list(target.computed_tags) == []
 
 
@@ -170,7 +172,7 @@ async def test_incremental_figures_equal_a_rebuild_from_the_purchases(purchase_s
     the purchases gives (the rebuild is what merges use)."""
     from services.customer.storage import stats
 
-    store = new_store()
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     a = await record(
         purchase_stub,

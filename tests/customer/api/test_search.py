@@ -9,9 +9,9 @@ from tests.customer.support import (
     TIMEOUT,
     create,
     email,
+    known_store,
     letters,
     md,
-    new_store,
     phone,
     uid,
     unique_email,
@@ -26,8 +26,8 @@ async def search(stub, query: str, principal=None, page_size: int = 0) -> list[a
     return list(reply.results)
 
 
-async def test_exact_family_name_ranks_above_partial_and_fuzzy_matches(customer_stub):
-    store = new_store()
+async def test_exact_family_name_ranks_above_partial_and_fuzzy_matches(customer_service, customer_stub):
+    store = await known_store(customer_service)
     word = letters(9)
     fuzzy_word = word[:-1] + ("a" if word[-1] != "a" else "e")  # a typo in the last letter
     # Created first so that an id or insertion order tie-break cannot explain the ranking.
@@ -48,8 +48,8 @@ async def test_exact_family_name_ranks_above_partial_and_fuzzy_matches(customer_
     assert results[0].customer.etag == exact.etag
 
 
-async def test_given_name_and_preferred_name_are_searched(customer_stub):
-    store = new_store()
+async def test_given_name_and_preferred_name_are_searched(customer_service, customer_stub):
+    store = await known_store(customer_service)
     given, preferred = letters(8), letters(8)
     target = await create(
         customer_stub, home_store=store, given_name=given, family_name="Laurent", preferred_name=f"Mme {preferred}"
@@ -58,8 +58,8 @@ async def test_given_name_and_preferred_name_are_searched(customer_stub):
     assert [r.customer.name for r in await search(customer_stub, preferred.upper(), manager(store))] == [target.name]
 
 
-async def test_email_fragment_finds_the_customer(customer_stub):
-    store = new_store()
+async def test_email_fragment_finds_the_customer(customer_service, customer_stub):
+    store = await known_store(customer_service)
     typed, normal = unique_email()
     target = await create(customer_stub, home_store=store, contact_points=[email(typed)])
     await create(customer_stub, home_store=store, family_name="Someone Else")
@@ -69,8 +69,8 @@ async def test_email_fragment_finds_the_customer(customer_stub):
         assert [r.customer.name for r in results] == [target.name], query
 
 
-async def test_phone_fragment_finds_the_customer(customer_stub):
-    store = new_store()
+async def test_phone_fragment_finds_the_customer(customer_service, customer_stub):
+    store = await known_store(customer_service)
     national, e164 = unique_phone("FR")
     target = await create(customer_stub, home_store=store, contact_points=[phone(national)])
     await create(customer_stub, home_store=store, contact_points=[phone(unique_phone("FR")[0])])
@@ -81,8 +81,8 @@ async def test_phone_fragment_finds_the_customer(customer_stub):
         assert [r.customer.name for r in results] == [target.name], query
 
 
-async def test_search_is_scoped_to_the_managers_store_and_the_associates_book(customer_stub):
-    mine, other = new_store(), new_store()
+async def test_search_is_scoped_to_the_managers_store_and_the_associates_book(customer_service, customer_stub):
+    mine, other = await known_store(customer_service), await known_store(customer_service)
     word = letters(10)
     me, colleague = associate(mine, f"a-{letters(8)}"), associate(other, f"a-{letters(8)}")
     here = await create(customer_stub, me, home_store=mine, family_name=word)
@@ -94,8 +94,8 @@ async def test_search_is_scoped_to_the_managers_store_and_the_associates_book(cu
     assert {r.customer.name for r in await search(customer_stub, word, hq())} == {here.name, also_here.name, there.name}
 
 
-async def test_search_page_size(customer_stub):
-    store = new_store()
+async def test_search_page_size(customer_service, customer_stub):
+    store = await known_store(customer_service)
     word = letters(10)
     for _ in range(4):
         await create(customer_stub, home_store=store, family_name=f"{word}")
@@ -103,5 +103,5 @@ async def test_search_page_size(customer_stub):
     assert len(await search(customer_stub, word, manager(store), page_size=2)) == 2
 
 
-async def test_search_without_a_match_is_empty(customer_stub):
-    assert await search(customer_stub, f"zz{uid()}qq", manager(new_store())) == []
+async def test_search_without_a_match_is_empty(customer_service, customer_stub):
+    assert await search(customer_stub, f"zz{uid()}qq", manager(await known_store(customer_service))) == []

@@ -1,9 +1,11 @@
 from atelier.customer.v1 import customer_pb2
 from atelier.customer.v1 import customer_service_pb2 as api
 from tests.conftest import hq, metadata_for
+from tests.customer.support import known_store
 
 
-async def test_create_and_get(customer_stub):
+async def test_create_and_get(customer_service, customer_stub):
+    await known_store(customer_service, "stores/paris")
     created = await customer_stub.CreateCustomer(
         api.CreateCustomerRequest(
             customer=customer_pb2.Customer(

@@ -19,10 +19,10 @@ from tests.customer.support import (
     create,
     error_info,
     import_batches,
+    known_store,
     md,
     row,
     rpc_error,
-    store_name,
     stream,
     uid,
 )
@@ -47,8 +47,8 @@ def _rows(store: str, today: datetime):
         yield r
 
 
-async def test_a_large_segment_streams_whole_and_filters_hold(customer_stub):
-    store = store_name()
+async def test_a_large_segment_streams_whole_and_filters_hold(customer_service, customer_stub):
+    store = await known_store(customer_service)
     today = datetime.now(UTC)
     rows = list(_rows(store, today))
     batches = [(f"b{i}", rows[i : i + 5000]) for i in range(0, SIZE, 5000)]
@@ -81,7 +81,7 @@ async def test_a_large_segment_streams_whole_and_filters_hold(customer_stub):
 
 
 async def test_birthday_window_consent_and_purchase_criteria(customer_stub, customer_service):
-    store = store_name()
+    store = await known_store(customer_service)
     today = datetime.now(UTC).date()
     soon, later = today + timedelta(days=3), today + timedelta(days=40)
     rows = []
@@ -169,8 +169,8 @@ async def test_birthday_window_consent_and_purchase_criteria(customer_stub, cust
     assert [c.given_name for c in held] == ["B3"]
 
 
-async def test_streaming_is_for_headquarters_and_services(customer_stub):
-    store = store_name()
+async def test_streaming_is_for_headquarters_and_services(customer_service, customer_stub):
+    store = await known_store(customer_service)
     for principal in (associate(store), manager(store)):
         exc = await rpc_error(stream(customer_stub, segment_pb2.Segment(home_stores=[store]), principal))
         assert exc.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -198,10 +198,10 @@ async def test_a_malformed_segment_names_its_fields(customer_stub):
     )
 
 
-async def test_the_consent_audience_is_the_one_the_domain_rule_gives(customer_stub):
+async def test_the_consent_audience_is_the_one_the_domain_rule_gives(customer_service, customer_stub):
     """The segment query's consent criterion (SQL) holds exactly the customers for whom
     domain/consent.meets says yes, from the current answers GetCustomer shows."""
-    store, sms, marketing = store_name(), common_pb2.CHANNEL_SMS, common_pb2.PURPOSE_MARKETING
+    store, sms, marketing = await known_store(customer_service), common_pb2.CHANNEL_SMS, common_pb2.PURPOSE_MARKETING
     answers = {
         "never-asked": [],
         "yes": [True],

@@ -3,8 +3,6 @@ merge order across interactions, purchases, notes and consent changes, paging an
 
 from __future__ import annotations
 
-import grpc
-
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2, interaction_pb2
 from atelier.customer.v1 import customer_service_pb2 as capi
@@ -20,12 +18,11 @@ from tests.customer.support import (
     events_of,
     interaction,
     invalid_fields,
+    known_store,
     line,
     md,
-    new_store,
     purchase,
     record,
-    rpc_error,
     scalar,
     ts,
     uid,
@@ -35,8 +32,8 @@ RECORDED = "atelier.customer.interaction_recorded"
 Entry = tapi.TimelineEntryKind
 
 
-async def test_every_interaction_kind_is_recorded(timeline_stub, customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_every_interaction_kind_is_recorded(customer_service, timeline_stub, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     for kind in interaction_pb2.InteractionKind.values():
         if kind == 0:
             continue
@@ -55,8 +52,8 @@ async def test_every_interaction_kind_is_recorded(timeline_stub, customer_stub):
     assert scan[0].referral_code == "PARIS-A7"
 
 
-async def test_replayed_webhook_records_nothing(timeline_stub, customer_stub, db):
-    target = await create(customer_stub, home_store=new_store())
+async def test_replayed_webhook_records_nothing(customer_service, timeline_stub, customer_stub, db):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     external = f"wamid.{uid()}"
     fields = dict(
         kind=IKind.INTERACTION_KIND_MESSAGE,
@@ -64,6 +61,7 @@ async def test_replayed_webhook_records_nothing(timeline_stub, customer_stub, db
         direction=interaction_pb2.DIRECTION_INBOUND,
         preview="Bonjour, la bague est-elle arrivée ?",
         external_id=external,
+        when=ago(minutes=5),
     )
     first = await interaction(timeline_stub, target.name, **fields)
     again = await interaction(timeline_stub, target.name, **fields)
@@ -73,21 +71,23 @@ async def test_replayed_webhook_records_nothing(timeline_stub, customer_stub, db
     # The same id on another channel is another message.
     other = await interaction(timeline_stub, target.name, **{**fields, "channel": common_pb2.CHANNEL_WECHAT})
     assert other.name != first.name
-    # ...and never attaches to another customer.
-    someone = await create(customer_stub, home_store=new_store())
-    exc = await rpc_error(interaction(timeline_stub, someone.name, **fields))
-    assert exc.code() == grpc.StatusCode.ALREADY_EXISTS
+    # ...and never attaches to another customer: the id names a touchpoint of hers (audit
+    # item 8: recorded for someone else, it says nothing of the first customer).
+    someone = await create(customer_stub, home_store=await known_store(customer_service))
+    theirs = await interaction(timeline_stub, someone.name, **fields)
+    assert theirs.name.startswith(f"{someone.name}/interactions/") and target.name not in str(theirs)
+    assert await scalar(db, "SELECT count(*) FROM interactions WHERE external_id = %s", external) == 3
 
 
-async def test_interactions_without_external_id_never_collide(timeline_stub, customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_interactions_without_external_id_never_collide(customer_service, timeline_stub, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     a = await interaction(timeline_stub, target.name)
     b = await interaction(timeline_stub, target.name)
     assert a.name != b.name
 
 
-async def test_interaction_validation_names_the_fields(timeline_stub, customer_stub):
-    target = await create(customer_stub, home_store=new_store())
+async def test_interaction_validation_names_the_fields(customer_service, timeline_stub, customer_stub):
+    target = await create(customer_stub, home_store=await known_store(customer_service))
     request = tapi.RecordInteractionRequest(
         parent=target.name,
         interaction=interaction_pb2.Interaction(
@@ -118,8 +118,8 @@ async def test_interaction_validation_names_the_fields(timeline_stub, customer_s
     ) == ["parent", "interaction", "interaction.kind", "interaction.occur_time"]
 
 
-async def test_interaction_authorisation(timeline_stub, customer_stub):
-    paris, milan = new_store(), new_store()
+async def test_interaction_authorisation(customer_service, timeline_stub, customer_stub):
+    paris, milan = await known_store(customer_service), await known_store(customer_service)
     holder = associate(milan, f"a-{uid()}")
     target = await create(customer_stub, holder, home_store=milan)
     assert await denied_reason(interaction(timeline_stub, target.name, associate(paris))) == "CUSTOMER_OUT_OF_SCOPE"
@@ -141,9 +141,9 @@ async def test_interaction_authorisation(timeline_stub, customer_stub):
     )
 
 
-async def _timeline_fixture(timeline_stub, customer_stub, purchase_stub):
+async def _timeline_fixture(customer_service, timeline_stub, customer_stub, purchase_stub):
     """A customer with one entry of each kind at known, distinct times (oldest first)."""
-    store = new_store()
+    store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
     visit = await interaction(timeline_stub, target.name, when=ago(days=10), preview="visit")
     bought = await record(purchase_stub, target.name, purchase(line("A", "10"), store=store, when=ago(days=8)))
@@ -181,8 +181,12 @@ def _key(entry: tapi.TimelineEntry) -> str:
     return getattr(entry, which).name
 
 
-async def test_timeline_merges_every_kind_newest_first_and_pages(timeline_stub, customer_stub, purchase_stub):
-    target, visit, bought, message, note = await _timeline_fixture(timeline_stub, customer_stub, purchase_stub)
+async def test_timeline_merges_every_kind_newest_first_and_pages(
+    customer_service, timeline_stub, customer_stub, purchase_stub
+):
+    target, visit, bought, message, note = await _timeline_fixture(
+        customer_service, timeline_stub, customer_stub, purchase_stub
+    )
     full = await timeline_stub.ListTimeline(
         tapi.ListTimelineRequest(parent=target.name), metadata=md(), timeout=TIMEOUT
     )
@@ -205,8 +209,10 @@ async def test_timeline_merges_every_kind_newest_first_and_pages(timeline_stub, 
     assert paged == list(full.entries)
 
 
-async def test_timeline_kinds_filter(timeline_stub, customer_stub, purchase_stub):
-    target, visit, bought, message, note = await _timeline_fixture(timeline_stub, customer_stub, purchase_stub)
+async def test_timeline_kinds_filter(customer_service, timeline_stub, customer_stub, purchase_stub):
+    target, visit, bought, message, note = await _timeline_fixture(
+        customer_service, timeline_stub, customer_stub, purchase_stub
+    )
 
     async def keys(**kw):
         reply = await timeline_stub.ListTimeline(
@@ -230,8 +236,8 @@ async def test_timeline_kinds_filter(timeline_stub, customer_stub, purchase_stub
     ) == ["kinds[0]"]
 
 
-async def test_page_token_is_bound_to_its_filter(timeline_stub, customer_stub, purchase_stub):
-    target, *_ = await _timeline_fixture(timeline_stub, customer_stub, purchase_stub)
+async def test_page_token_is_bound_to_its_filter(customer_service, timeline_stub, customer_stub, purchase_stub):
+    target, *_ = await _timeline_fixture(customer_service, timeline_stub, customer_stub, purchase_stub)
     first = await timeline_stub.ListTimeline(
         tapi.ListTimelineRequest(parent=target.name, page_size=1), metadata=md(), timeout=TIMEOUT
     )

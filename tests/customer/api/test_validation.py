@@ -22,8 +22,8 @@ from tests.customer.support import (
     create,
     email,
     error_info,
+    known_store,
     md,
-    new_store,
     phone,
     rpc_error,
     snapshot,
@@ -278,8 +278,10 @@ CASES = [
 
 
 @pytest.fixture
-async def existing(customer_stub):
-    return await create(customer_stub, home_store=new_store(), contact_points=[phone(unique_phone("FR")[0])])
+async def existing(customer_service, customer_stub):
+    return await create(
+        customer_stub, home_store=await known_store(customer_service), contact_points=[phone(unique_phone("FR")[0])]
+    )
 
 
 @pytest.mark.parametrize(("case", "build", "fields"), CASES, ids=[c[0] for c in CASES])
@@ -348,8 +350,12 @@ async def test_every_bad_field_is_listed_in_one_bad_request(customer_stub, db):
     await assert_unchanged(db, before)
 
 
-async def test_feb_29_of_an_unknown_year_is_a_birthday(customer_stub):
-    created = await create(customer_stub, home_store=new_store(), important_dates=[_date(0, 2, 29), _date(2024, 2, 29)])
+async def test_feb_29_of_an_unknown_year_is_a_birthday(customer_service, customer_stub):
+    created = await create(
+        customer_stub,
+        home_store=await known_store(customer_service),
+        important_dates=[_date(0, 2, 29), _date(2024, 2, 29)],
+    )
     assert [(d.date.year, d.date.month, d.date.day) for d in created.important_dates] == [(0, 2, 29), (2024, 2, 29)]
 
 

@@ -15,7 +15,7 @@ from servicekit.inbox import PoisonEvent
 from servicekit.uow import in_unit_of_work
 from services.customer.consumers import assignments
 from tests.conftest import associate
-from tests.customer.support import create, get, new_store, uid
+from tests.customer.support import create, get, known_store, uid
 
 PRIMARY, SECONDARY = ev.ASSIGNMENT_ROLE_PRIMARY, ev.ASSIGNMENT_ROLE_SECONDARY
 
@@ -45,7 +45,7 @@ async def reaches(stub, name: str, store: str, associate_id: str) -> bool:
 
 
 async def test_primary_and_secondary_holders_reach_her_and_lose_her_when_replaced(customer_service, customer_stub):
-    store = new_store()
+    store = await known_store(customer_service)
     customer = await create(customer_stub, home_store=store)
     first, second, helper = f"a-{uid()}", f"a-{uid()}", f"a-{uid()}"
     assert not await reaches(customer_stub, customer.name, store, first)
@@ -65,7 +65,7 @@ async def test_primary_and_secondary_holders_reach_her_and_lose_her_when_replace
 
 
 async def test_a_provisional_holder_keeps_her_customer_until_someone_is_named(customer_service, customer_stub):
-    store, creator = new_store(), f"a-{uid()}"
+    store, creator = await known_store(customer_service), f"a-{uid()}"
     customer = await create(customer_stub, associate(store, creator), home_store=store)
     assert await reaches(customer_stub, customer.name, store, creator)
     await apply(customer_service, customer.name, PRIMARY)  # to nobody, naming no one

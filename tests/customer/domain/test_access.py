@@ -98,3 +98,54 @@ def test_scope_of_lists_and_searches():
     assert access.scope(ASSOCIATE) == access.Scope(associate="a-1")
     assert access.scope(MANAGER) == access.Scope(store=PARIS)
     assert access.scope(HQ) == access.Scope()
+
+
+# -- the caller's standing (audit item 7) -----------------------------------------------
+
+ACTIVE_ASSOCIATE = access.Standing(PARIS, "associate", active=True)
+
+
+def test_an_active_member_of_staff_of_the_tokens_store_passes():
+    access.check_standing(ASSOCIATE, ACTIVE_ASSOCIATE)
+    access.check_standing(MANAGER, access.Standing(PARIS, "manager", active=True))
+
+
+def test_a_departed_or_absent_member_of_staff_can_do_nothing():
+    for status_role in ("associate", "manager"):
+        gone = access.Standing(PARIS, status_role, active=False)
+        assert reason(access.check_standing, ASSOCIATE, gone) == "CALLER_INACTIVE"
+        assert reason(access.check_standing, MANAGER, gone) == "CALLER_INACTIVE"
+    hq_staff = Principal(subject="staff/hq-2", role=Role.HQ, associate_id="hq-2")
+    assert reason(access.check_standing, hq_staff, access.Standing("", "hq", active=False)) == "CALLER_INACTIVE"
+    access.check_standing(hq_staff, access.Standing("", "hq", active=True))
+
+
+def test_a_token_of_her_former_store_or_role_is_refused():
+    moved = access.Standing(LYON, "associate", active=True)
+    assert reason(access.check_standing, ASSOCIATE, moved) == "CALLER_STORE_CHANGED"
+    demoted = access.Standing(PARIS, "associate", active=True)
+    assert reason(access.check_standing, MANAGER, demoted) == "CALLER_ROLE_CHANGED"
+    # A manager who kept an associate's token loses nothing by it.
+    access.check_standing(ASSOCIATE, access.Standing(PARIS, "manager", active=True))
+
+
+def test_an_unknown_member_of_staff_or_a_service_passes():
+    access.check_standing(ASSOCIATE, None)
+    access.check_standing(HQ, None)
+    access.check_standing(SYSTEM, access.Standing("", "", active=False))
+    # A token without an associate id has no standing to check.
+    access.check_standing(HQ, access.Standing("", "hq", active=False))
+
+
+# -- what a caller learns of a taken contact point (audit item 8) ------------------------
+
+
+def test_a_taken_contact_point_names_its_owner_only_to_who_reaches_her():
+    theirs = access.contact_point_taken(MANAGER, "c-9", R(LYON), "mei@example.com")
+    assert theirs.reason == "CONTACT_POINT_TAKEN"
+    assert theirs.metadata == {"value": "mei@example.com"}
+    assert "c-9" not in theirs.message
+    ours = access.contact_point_taken(MANAGER, "c-9", R(PARIS), "mei@example.com")
+    assert ours.metadata == {"value": "mei@example.com", "existing_customer": "customers/c-9"}
+    assert access.contact_point_taken(HQ, "c-9", R(LYON), "x").metadata["existing_customer"] == "customers/c-9"
+    assert "existing_customer" not in access.contact_point_taken(HQ, "", None, "x").metadata

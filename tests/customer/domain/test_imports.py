@@ -74,3 +74,20 @@ def test_a_row_whose_id_is_taken_is_rejected_with_the_rows_folded_into_it():
         (9, "customer.contact_points"),
         (12, "customer.contact_points"),
     ]
+
+
+def test_rows_naming_an_unknown_home_store_or_referral_code_are_rejected():
+    from services.customer.domain.directory import Known
+
+    known = Known(stores=frozenset({"stores/paris"}), referral_codes=frozenset({"QR7K2"}))
+    fine = _row(1, [], home_store="stores/paris")
+    unplaced = _row(2, [])
+    lost = _row(3, [], home_store="stores/atlantis")
+    carded = imports.ImportRow(4, "", "qr-7k2", {"home_store": "stores/paris"})
+    miscarded = imports.ImportRow(5, "", "NOPE1", {"home_store": "stores/atlantis"})
+    good, bad = imports.check_references([fine, unplaced, lost, carded, miscarded], known)
+    assert [row.row_number for row in good] == [1, 2, 4]
+    assert [(r.row_number, [f for f, _ in r.violations]) for r in bad] == [
+        (3, ["customer.home_store"]),
+        (5, ["customer.home_store", "customer.referral_code"]),
+    ]

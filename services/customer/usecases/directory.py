@@ -1,0 +1,150 @@
+"""The directory of stores and staff (domain/directory.py): keeping it from the associate
+service's events (the `directory` consumer), the caller gate every RPC passes
+(domain/access.check_standing, over a short cache) and the check that the stores and
+referral codes a request names exist.
+
+A client that has just created a store or an associate through the associate service
+and names it here at once (the demo loader, a back office) races the event that tells
+this service of it, which takes well under a second to arrive. So a name not known yet
+is waited for, polling the directory outside any transaction, for up to
+`REFERENCE_WAIT` seconds before the request is refused: only a name that is really
+unknown pays the wait."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Collection, Mapping
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from servicekit.auth import Principal, Role
+from servicekit.errors import Violations
+from servicekit.uow import Transactions, UnitOfWork
+
+from ..domain import access, directory
+from ..domain.directory import Known, StaffRecord
+from ..storage import directory as store
+
+# -- the consumer's use cases ------------------------------------------------------
+
+
+async def apply_staff(uow: UnitOfWork, incoming: StaffRecord) -> None:
+    """associate_created / associate_updated."""
+    current = await store.staff(uow.conn, incoming.associate_id, lock=True)
+    kept = directory.changed(current, incoming)
+    if kept is not None:
+        await store.put_staff(uow.conn, kept)
+
+
+async def apply_departure(uow: UnitOfWork, associate_id: str, store_name: str, change_time: datetime) -> None:
+    """associate_departed."""
+    current = await store.staff(uow.conn, associate_id, lock=True)
+    await store.put_staff(uow.conn, directory.departed(current, associate_id, store_name, change_time))
+
+
+async def apply_store(uow: UnitOfWork, store_name: str, change_time: datetime) -> None:
+    """store_created / store_updated."""
+    if directory.store_changed(await store.store_time(uow.conn, store_name), change_time):
+        await store.put_store(uow.conn, store_name, change_time)
+
+
+# -- what requests name ----------------------------------------------------------------
+
+# How long a store or referral code not known yet is waited for (seconds), and how often
+# the directory is read meanwhile.
+REFERENCE_WAIT = 2.0
+_POLL = 0.1
+
+
+async def _known(conn: AsyncConnection, stores: Collection[str], referral_codes: Collection[str]) -> Known:
+    return Known(
+        stores=await store.known_stores(conn, stores),
+        referral_codes=await store.known_referral_codes(conn, referral_codes),
+    )
+
+
+async def known(
+    tx: Transactions, stores: Collection[str], referral_codes: Collection[str] = (), *, wait: float = REFERENCE_WAIT
+) -> Known:
+    """Which of the named stores and referral codes (empty ones ignored) exist, once all
+    of them do or `wait` seconds have passed."""
+    wanted_stores = {s for s in stores if s}
+    wanted_codes = {directory.referral_key(c) for c in referral_codes if c}
+    if not wanted_stores and not wanted_codes:
+        return Known()
+    deadline = time.monotonic() + wait
+    while True:
+        async with tx.snapshot() as conn:
+            found = await _known(conn, wanted_stores, wanted_codes)
+        if (found.stores >= wanted_stores and found.referral_codes >= wanted_codes) or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(_POLL)
+
+
+async def check_references(
+    tx: Transactions, *, stores: Mapping[str, str] | None = None, referral_codes: Mapping[str, str] | None = None
+) -> None:
+    """INVALID_ARGUMENT naming every field (the keys) whose store or referral code (the
+    values; empty ones are not checked) the directory does not know (after the wait)."""
+    stores, referral_codes = stores or {}, referral_codes or {}
+    found = await known(tx, stores.values(), referral_codes.values())
+    violations = Violations()
+    for field, name in stores.items():
+        directory.check_home_store(name, found, field, violations)
+    for field, code in referral_codes.items():
+        directory.check_referral_code(code, found, field, violations)
+    violations.raise_if_any()
+
+
+# -- the caller gate --------------------------------------------------------------------
+
+
+class CallerGate:
+    """Awaited by the runtime on every RPC once the caller's token verified: refuses a
+    member of staff who is no longer what her token says (domain/access.check_standing).
+
+    Standings are cached for `ttl` seconds (at most 2) per associate id, so a departure,
+    a leave or a move to another store takes effect within the event's delivery plus
+    `ttl`, and a busy associate costs one indexed read per `ttl`, not one per call.
+    An associate id the directory does not know is cached as unknown for as long (the
+    read model may lag at her creation; she is let through meanwhile)."""
+
+    MAX_TTL = 2.0
+
+    def __init__(
+        self,
+        tx: Transactions,
+        *,
+        ttl: float = 1.0,
+        max_entries: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if not 0 <= ttl <= self.MAX_TTL:
+            raise ValueError(f"the caller gate's cache keeps standings at most {self.MAX_TTL}s")
+        self._tx = tx
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._clock = clock
+        self._cache: dict[str, tuple[float, access.Standing | None]] = {}
+
+    async def __call__(self, caller: Principal) -> None:
+        if not caller.associate_id or caller.role is Role.SERVICE:
+            return
+        access.check_standing(caller, await self.standing(caller.associate_id))
+
+    async def standing(self, associate_id: str) -> access.Standing | None:
+        now = self._clock()
+        cached = self._cache.get(associate_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        async with self._tx.read() as conn:
+            record = await store.staff(conn, associate_id)
+        standing = None if record is None else access.Standing(record.store, record.role, record.active)
+        if len(self._cache) >= self._max_entries:
+            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
+            if len(self._cache) >= self._max_entries:
+                self._cache.clear()
+        self._cache[associate_id] = (now + self._ttl, standing)
+        return standing
