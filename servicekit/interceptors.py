@@ -1,37 +1,74 @@
-"""Server interceptors: caller principal, request id, access log and error mapping.
+"""Server interceptor: caller principal, request id, request checks, access log and error
+mapping.
 
-One interceptor does all four because they share the same wrapping of the handler and
-the same per-call context; OpenTelemetry's own aio interceptor runs before it so trace
-ids are in the log lines.
+One interceptor does all of these because they share the same wrapping of the handler
+and the same per-call context; OpenTelemetry's own aio interceptor runs before it so
+trace ids are in the log lines. What every RPC gets, whatever its servicer:
+
+* the verified caller and the request id in the call's context (servicekit.context);
+* INVALID_ARGUMENT naming the field when any string of the request holds a NUL
+  (servicekit.request_checks), before the servicer runs;
+* an AtelierError raised anywhere below becomes its rich status; a database that is
+  not there (refused or lost connections, pool exhausted) becomes UNAVAILABLE and a
+  transaction conflict ABORTED (servicekit.db.as_atelier_error); anything else is
+  INTERNAL, logged with its traceback, database errors without the values they quote.
 """
 
 from __future__ import annotations
 
-import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
 
 import grpc
+from google.protobuf.message import Message
 
-from servicekit import context
-from servicekit.auth import PRINCIPAL_METADATA_KEY, AuthError, PrincipalTokenCache
-from servicekit.errors import AtelierError, Unauthenticated
+from servicekit import context, db, telemetry
+from servicekit.auth import PRINCIPAL_METADATA_KEY, AuthError, Principal, PrincipalTokenCache
+from servicekit.errors import AtelierError, InvalidArgument, Unauthenticated
+from servicekit.request_checks import may_hold_nul, nul_violations
 from servicekit.status import grpc_code, internal_status, to_grpc_status
 
-log = logging.getLogger("atelier.rpc")
+log = telemetry.logger("atelier.rpc")
 
 # Infrastructure endpoints that answer without a principal.
 _OPEN_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+# (Strings: grpc's classes are generic in the stubs only.)
+Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+# What grpc.aio calls for each shape of RPC (the stubs type them as synchronous).
+Unary: TypeAlias = "Callable[[object, Context], Awaitable[object]]"
+Streaming: TypeAlias = "Callable[[object, Context], AsyncIterator[object]]"
+Deserializer: TypeAlias = Callable[[bytes], object]
+# Raises (servicekit.errors.PermissionDenied) to refuse a verified caller.
+CallerGate: TypeAlias = Callable[[Principal], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    """What the checking deserializer hands over instead of a request that failed a
+    request check; the handler wrapper raises it as the call's error."""
+
+    violations: list[tuple[str, str]]
 
 
 class RequestContextInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, internal_secret: str):
         self._tokens = PrincipalTokenCache(internal_secret)
+        # The service's own word on a verified caller (e.g. a departed associate is
+        # refused everywhere): awaited on every RPC once the principal verifies.
+        self.caller_gate: CallerGate | None = None
         # Handlers are static per method, so each is wrapped once, not on every call.
-        self._wrapped: dict[str, grpc.RpcMethodHandler | None] = {}
+        self._wrapped: dict[str, Handler | None] = {}
 
-    async def intercept_service(self, continuation, handler_call_details):
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
         method = handler_call_details.method
         if method in self._wrapped:
             return self._wrapped[method]
@@ -41,12 +78,12 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
         self._wrapped[method] = handler
         return handler
 
-    def _enter(self, ctx: grpc.aio.ServicerContext) -> None:
+    async def _enter(self, ctx: Context) -> None:
         token, request_id = "", ""
         for key, value in ctx.invocation_metadata() or ():
-            if key == PRINCIPAL_METADATA_KEY:
+            if key == PRINCIPAL_METADATA_KEY and isinstance(value, str):
                 token = value
-            elif key == "x-request-id":
+            elif key == "x-request-id" and isinstance(value, str):
                 request_id = value
         principal = None
         if token:
@@ -55,25 +92,69 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
             except AuthError as exc:
                 raise Unauthenticated(str(exc), reason="BAD_PRINCIPAL_TOKEN") from None
         context.set_caller(principal, request_id or str(uuid.uuid4()))
+        if principal is not None and self.caller_gate is not None:
+            await self.caller_gate(principal)
 
 
-def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.RpcMethodHandler:
-    async def guard(ctx: grpc.aio.ServicerContext, call):
+def _checking(deserializer: Deserializer | None) -> Deserializer | None:
+    """The request deserializer, plus the NUL check on requests whose bytes may need it."""
+    if deserializer is None:
+        return None
+    inner = deserializer
+
+    def deserialize(wire: bytes) -> object:
+        request = inner(wire)
+        if may_hold_nul(wire) and isinstance(request, Message):
+            found = nul_violations(request)
+            if found:
+                return _Rejected(found)
+        return request
+
+    return deserialize
+
+
+def _checked(request: object) -> object:
+    if isinstance(request, _Rejected):
+        raise InvalidArgument(request.violations)
+    return request
+
+
+async def _checked_stream(requests: AsyncIterator[object]) -> AsyncIterator[object]:
+    async for request in requests:
+        yield _checked(request)
+
+
+def _status(exc: Exception, method: str) -> grpc.Status | None:
+    """The status an error raised below the interceptor answers with; None for a fault
+    (INTERNAL, logged by the caller with its traceback)."""
+    if isinstance(exc, AtelierError):
+        return to_grpc_status(exc)
+    mapped = db.as_atelier_error(exc)
+    if mapped is not None:
+        log.warning("%s answered %s: %s", method, grpc_code(mapped).name, db.describe(exc))
+        return to_grpc_status(mapped)
+    return None
+
+
+def _wrap(handler: Handler, enter: Callable[[Context], Awaitable[None]], method: str) -> Handler:
+    async def guard(ctx: Context, call: Callable[[], Awaitable[object]]) -> object:
         started = time.perf_counter()
         outcome = "OK"
         try:
-            enter(ctx)
+            await enter(ctx)
             return await call()
-        except AtelierError as exc:
-            outcome = grpc_code(exc).name
-            await ctx.abort_with_status(to_grpc_status(exc))
         except (grpc.aio.AbortError, grpc.RpcError):
             outcome = "ABORTED_BY_HANDLER"
             raise
-        except Exception:
-            outcome = "INTERNAL"
-            log.exception("unhandled error in %s", method)
-            await ctx.abort_with_status(internal_status())
+        except Exception as exc:
+            status = _status(exc, method)
+            if status is None:
+                outcome = "INTERNAL"
+                log.exception("unhandled error in %s", method)
+                status = internal_status()
+            else:
+                outcome = status.code.name
+            await ctx.abort_with_status(status)
         finally:
             log.info(
                 "rpc",
@@ -87,44 +168,46 @@ def _wrap(handler: grpc.RpcMethodHandler, enter: Callable, method: str) -> grpc.
                 },
             )
 
+    deserialize = _checking(cast(Deserializer | None, handler.request_deserializer))
+    serialize = handler.response_serializer
     if handler.unary_unary:
-        inner = handler.unary_unary
+        inner_uu = cast("Unary", handler.unary_unary)
 
-        async def unary_unary(request, ctx):
-            return await guard(ctx, lambda: inner(request, ctx))
+        async def unary_unary(request: object, ctx: Context) -> object:
+            return await guard(ctx, lambda: inner_uu(_checked(request), ctx))
 
-        return grpc.unary_unary_rpc_method_handler(
-            unary_unary, handler.request_deserializer, handler.response_serializer
-        )
+        return grpc.unary_unary_rpc_method_handler(unary_unary, deserialize, serialize)
     if handler.stream_unary:
-        inner_su = handler.stream_unary
+        inner_su = cast("Unary", handler.stream_unary)
 
-        async def stream_unary(requests, ctx):
-            return await guard(ctx, lambda: inner_su(requests, ctx))
+        async def stream_unary(requests: object, ctx: Context) -> object:
+            checked = _checked_stream(cast(AsyncIterator[object], requests))
+            return await guard(ctx, lambda: inner_su(checked, ctx))
 
-        return grpc.stream_unary_rpc_method_handler(
-            stream_unary, handler.request_deserializer, handler.response_serializer
-        )
+        return grpc.stream_unary_rpc_method_handler(stream_unary, deserialize, serialize)
+
     # Server streaming: errors raised between items map the same way as unary ones.
-    inner_stream = handler.unary_stream or handler.stream_stream
+    inner_stream = cast("Streaming", handler.unary_stream or handler.stream_stream)
+    client_streams = handler.stream_stream is not None
 
-    async def streaming(request_or_iterator, ctx):
+    async def streaming(request_or_iterator: object, ctx: Context) -> AsyncIterator[object]:
         try:
-            enter(ctx)
-            async for item in inner_stream(request_or_iterator, ctx):
+            await enter(ctx)
+            request = (
+                _checked_stream(cast(AsyncIterator[object], request_or_iterator))
+                if client_streams
+                else _checked(request_or_iterator)
+            )
+            async for item in inner_stream(request, ctx):
                 yield item
-        except AtelierError as exc:
-            await ctx.abort_with_status(to_grpc_status(exc))
         except (grpc.aio.AbortError, grpc.RpcError, GeneratorExit):
             raise
-        except Exception:
-            log.exception("unhandled error in %s", method)
-            await ctx.abort_with_status(internal_status())
+        except Exception as exc:
+            status = _status(exc, method)
+            if status is None:
+                log.exception("unhandled error in %s", method)
+                status = internal_status()
+            await ctx.abort_with_status(status)
 
-    factory = (
-        grpc.unary_stream_rpc_method_handler
-        if handler.unary_stream
-        else grpc.stream_stream_rpc_method_handler
-    )
-    return factory(streaming, handler.request_deserializer, handler.response_serializer)
-
+    factory = grpc.stream_stream_rpc_method_handler if client_streams else grpc.unary_stream_rpc_method_handler
+    return factory(streaming, deserialize, serialize)
