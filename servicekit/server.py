@@ -86,6 +86,7 @@ class ServiceRuntime:
         migrations_dir: Path,
         health_interval: float = 2.0,
         shutdown_grace: float = 10.0,
+        events_wait: float = 5.0,
     ):
         self.config = config
         self.bus = events.EventBus(config.events_prefix, config.events_stream)
@@ -100,6 +101,8 @@ class ServiceRuntime:
         self._migrations_dir = migrations_dir
         self._health_interval = health_interval
         self._grace = shutdown_grace
+        self._events_wait = events_wait
+        self._events_started = asyncio.Event()
         self._nc: NATS | None = None
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -165,7 +168,7 @@ class ServiceRuntime:
     async def _run_periodic(self, periodic: _Periodic) -> None:
         delay = min(periodic.every_seconds, 5.0)
         while not self._stop.is_set():
-            if await _stopped_within(self._stop, delay):
+            if await _set_within(self._stop, delay):
                 return
             delay = periodic.every_seconds
             try:
@@ -185,8 +188,9 @@ class ServiceRuntime:
                 log.exception("periodic job %s failed; next round in %.0fs", periodic.name, periodic.every_seconds)
 
     async def start(self, register: Callable[[grpc.aio.Server], None]) -> int:
-        """Migrate, bind, report SERVING, then accept calls; returns the port. Events
-        (NATS, relay, consumers) connect in the background."""
+        """Migrate, bind, report SERVING, then accept calls; returns the port once events
+        (NATS, relay, consumers) flow, or after `events_wait` seconds with them still
+        connecting in the background (NATS down does not hold a replica back)."""
         await asyncio.to_thread(migrations.upgrade, self.config.database_url, self._migrations_dir)
         register(self.server)
         self.port = self.server.add_insecure_port(self.config.grpc_address)
@@ -201,6 +205,10 @@ class ServiceRuntime:
         self._tasks.append(asyncio.create_task(self._watch_health(database_ok), name="health"))
         for periodic in self._periodic:
             self._tasks.append(asyncio.create_task(self._run_periodic(periodic), name=periodic.name))
+        # Usually NATS answers at once: return with events flowing (runtime.js set, relay
+        # and consumers running). When it does not, they keep connecting in the background.
+        if not await _set_within(self._events_started, self._events_wait):
+            log.warning("%s: NATS not reachable yet; events stay in the outbox until it is", self.config.name)
         log.info("%s listening on port %d", self.config.name, self.port)
         return self.port
 
@@ -238,6 +246,7 @@ class ServiceRuntime:
             )
             self.consumers.append(consumer)
             self._tasks.append(asyncio.create_task(consumer.run(self._stop), name=consumer.durable))
+        self._events_started.set()
 
     def events_flowing(self) -> bool:
         """NATS connected and the outbox relay running."""
@@ -245,7 +254,7 @@ class ServiceRuntime:
 
     async def _watch_health(self, database_ok: bool) -> None:
         serving, flowing = database_ok, False
-        while not await _stopped_within(self._stop, self._health_interval):
+        while not await _set_within(self._stop, self._health_interval):
             now_serving = await self._probe.ok()
             now_flowing = self.events_flowing()
             if self._stop.is_set():
@@ -304,11 +313,11 @@ class ServiceRuntime:
         telemetry.shutdown()
 
 
-async def _stopped_within(stop: asyncio.Event, seconds: float) -> bool:
-    """Wait up to `seconds`; True when `stop` was set meanwhile."""
+async def _set_within(event: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for `event`; whether it is set."""
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
-    return stop.is_set()
+        await asyncio.wait_for(event.wait(), seconds)
+    return event.is_set()
 
 
 async def _quietly(awaitable: Awaitable[object]) -> None:

@@ -117,10 +117,16 @@ class PeopleServicer(customer_service_pb2_grpc.CustomerServiceServicer):
             yield api.StreamCustomersResponse(customers=[customer_pb2.Customer(name=f"customers/c-{i}")])
 
 
-def build(config: ServiceConfig, *, health_interval: float = 0.2) -> tuple[ServiceRuntime, PeopleServicer, Any]:
+def build(
+    config: ServiceConfig, *, health_interval: float = 0.2, events_wait: float = 5.0
+) -> tuple[ServiceRuntime, PeopleServicer, Any]:
     """The runtime, its servicer and the register callback for `runtime.start`."""
     runtime = ServiceRuntime(
-        config, grpc_services=GRPC_SERVICES, migrations_dir=MIGRATIONS, health_interval=health_interval
+        config,
+        grpc_services=GRPC_SERVICES,
+        migrations_dir=MIGRATIONS,
+        health_interval=health_interval,
+        events_wait=events_wait,
     )
     servicer = PeopleServicer(Transactions(runtime.engine))
 

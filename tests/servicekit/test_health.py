@@ -69,8 +69,8 @@ async def test_nats_down_leaves_the_replica_serving_and_shows_on_the_events_name
     url = await migrated_database(infra, "natsless")
     with private_nats() as nats_server:  # not started: NATS is down when the replica starts
         config = kit_config(infra, url, nats_url=f"nats://127.0.0.1:{nats_server.port}")
-        runtime, _, register = build(config)
-        port = await runtime.start(register)
+        runtime, _, register = build(config, events_wait=0.5)
+        port = await runtime.start(register)  # returns although NATS does not answer
         address = f"127.0.0.1:{port}"
         try:
             assert await health_status(address) == SERVING
@@ -95,6 +95,11 @@ async def test_nats_down_leaves_the_replica_serving_and_shows_on_the_events_name
             assert await health_status(address) == SERVING
         finally:
             await runtime.stop()
+
+
+async def test_with_nats_up_start_returns_with_events_flowing(kit):
+    assert kit.runtime.js is not None and kit.runtime.relay is not None
+    assert kit.runtime.events_flowing()
 
 
 async def test_shutdown_turns_not_serving_before_the_server_stops(kit):
