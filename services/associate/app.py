@@ -42,7 +42,11 @@ def build(config: ServiceConfig) -> tuple[ServiceRuntime, Callable[[grpc.aio.Ser
     task_rules = TaskRuleConfig.from_env(os.environ)
     attribution_window = window_from_env(os.environ)
 
-    runtime.add_consumer(purpose="assignment", event_types=assignment.EVENT_TYPES, handler=assignment.handle)
+    runtime.add_consumer(
+        purpose="assignment",
+        event_types=assignment.EVENT_TYPES,
+        handler=functools.partial(assignment.handle, config=task_rules),
+    )
     runtime.add_consumer(purpose="book", event_types=book.EVENT_TYPES, handler=book.handle)
     runtime.add_consumer(
         purpose="tasks", event_types=tasks.EVENT_TYPES, handler=functools.partial(tasks.handle, config=task_rules)

@@ -252,7 +252,6 @@ def qr_scan(referral_code: str) -> dict[str, str]:
     return {"kind": "INTERACTION_KIND_QR_SCAN", "referralCode": referral_code, "occurTime": now_plus(minutes=-1)}
 
 
-@strict_xfail("audit item 5")
 async def test_a_qr_scan_does_not_move_her_to_another_stores_associate(mesh: Mesh, world: World) -> None:
     customer, holder, _ = await rule_assigned_customer(world)
     stranger = staff(world, OTHER_STORE_ASSOCIATE)

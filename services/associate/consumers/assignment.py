@@ -10,8 +10,9 @@ from atelier.events.v1 import envelope_pb2
 from servicekit import event_types
 from servicekit.uow import UnitOfWork
 
+from ..domain.tasks import TaskRuleConfig
 from ..usecases import assignments
-from .payloads import customer_id_of, payload
+from .payloads import customer_id_of, payload, time
 
 EVENT_TYPES = (
     event_types.CUSTOMER_CREATED,
@@ -23,7 +24,9 @@ EVENT_TYPES = (
 )
 
 
-async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope) -> None:
+async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope, *, config: TaskRuleConfig) -> None:
+    """`config`: the task rules' settings (a scan naming another store's associate opens a
+    task for her store's manager); app.py binds them."""
     kind = envelope.type
     if kind == event_types.CUSTOMER_CREATED:
         created = payload(envelope, cev.CustomerCreated)
@@ -42,7 +45,15 @@ async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope) -> None:
         recorded = payload(envelope, cev.InteractionRecorded)
         scan = recorded.interaction
         if scan.kind == interaction_pb2.INTERACTION_KIND_QR_SCAN and scan.referral_code:
-            await assignments.qr_scanned(uow, customer_id_of(recorded.customer), scan.referral_code)
+            await assignments.qr_scanned(
+                uow,
+                customer_id_of(recorded.customer),
+                scan.referral_code,
+                scan.name or envelope.id,
+                time(scan.occur_time) if scan.HasField("occur_time") else time(envelope.occurred_at),
+                envelope.id,
+                config,
+            )
     elif kind == event_types.CUSTOMER_MERGED:
         merged = payload(envelope, cev.CustomerMerged)
         await assignments.customers_merged(uow, customer_id_of(merged.survivor), customer_id_of(merged.duplicate))

@@ -7,14 +7,16 @@ now) and apply the decision under her lock; hand-over has its own plan
 (domain.handover) built on the same load measure.
 
 Referral → least-loaded active associate of her home store → the headquarters pool.
+A QR scan later moves her only within one store (after_scan).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 
 class Role(IntEnum):
@@ -129,6 +131,40 @@ def scan_binds(current_primary: str | None, current_reason: int | None, scanned:
     if current_primary == scanned:
         return False
     return current_primary is None or current_reason in _AUTOMATIC
+
+
+class ScanOutcome(Enum):
+    BIND = "bind"  # she becomes the scanned associate's customer
+    STAYS = "stays"  # nothing changes
+    REFER = "refer"  # nothing changes; the manager of `review_store` hears of the scan
+
+
+@dataclass(frozen=True)
+class ScanDecision:
+    outcome: ScanOutcome
+    # REFER: the store (`stores/{id}`) whose manager is told (a task in its queue).
+    review_store: str = ""
+
+
+def after_scan(
+    current: Holding, scanned: str, scanned_store: str, home_store: str, holder_stores: AbstractSet[str]
+) -> ScanDecision:
+    """What her scan of an associate's QR card does (audit item 5). The scan is her own
+    wish, but without a manager it moves her only within one store, as a store's manager
+    could (domain.access.check_transfer): the scanned associate must work in her home
+    store (when she has one) and in the store of each of her current holders. Then she is
+    bound when nobody or only a rule placed her (scan_binds); a placement by a person
+    stands. A scan naming another store's associate moves nobody: her home store's
+    manager (else her holders' store's) hears of it and may ask headquarters to transfer
+    her. Stores are `stores/{id}` names."""
+    if current.primary == scanned:
+        return ScanDecision(ScanOutcome.STAYS)
+    concerned = set(holder_stores) | ({home_store} if home_store else set())
+    if not concerned <= {scanned_store}:
+        return ScanDecision(ScanOutcome.REFER, home_store or min(holder_stores))
+    if scan_binds(current.primary, current.primary_reason, scanned):
+        return ScanDecision(ScanOutcome.BIND)
+    return ScanDecision(ScanOutcome.STAYS)
 
 
 def primary_unchanged(current: Holding, associate_id: str | None) -> bool:

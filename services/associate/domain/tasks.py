@@ -104,6 +104,8 @@ ANNIVERSARY_GREETING = "anniversary_greeting"
 REPLY_MESSAGE = "reply_message"
 APPOINTMENT_PREPARATION = "appointment_preparation"
 MANUAL = "manual"
+# A QR scan naming another store's associate: her store's manager decides (domain.assignment.after_scan).
+SCAN_ELSEWHERE = "scan_elsewhere"
 
 GREETING_RULES = (BIRTHDAY_GREETING, ANNIVERSARY_GREETING)
 
@@ -115,6 +117,7 @@ KIND_OF_RULE = {
     REPLY_MESSAGE: TaskKind.REPLY_MESSAGE,
     APPOINTMENT_PREPARATION: TaskKind.APPOINTMENT_PREPARATION,
     MANUAL: TaskKind.MANUAL,
+    SCAN_ELSEWHERE: TaskKind.MANUAL,
 }
 
 MAX_NOTE = 4000
@@ -273,6 +276,19 @@ def greeting(rule: str, month: int, day: int, now: datetime, tz: ZoneInfo, cfg: 
         trigger_key=occurrence.isoformat(),
         due_time=due,
         title=f"Greet her before her {what} on {occurrence.strftime('%d %B')}",
+    )
+
+
+def scan_elsewhere(
+    scan: str, scanned: str, scanned_store: str, when: datetime, tz: ZoneInfo, cfg: TaskRuleConfig
+) -> PlannedTask:
+    """For the manager of her store: she scanned the card of `scanned` (`associates/{id}`)
+    of another store (`scanned_store`). Due today in the store; one per scan (`scan`)."""
+    return PlannedTask(
+        rule=SCAN_ELSEWHERE,
+        trigger_key=scan,
+        due_time=due_today(when.astimezone(UTC), tz, cfg.local_hour),
+        title=f"She scanned the card of {scanned} ({scanned_store}): ask headquarters to transfer her if she wishes",
     )
 
 

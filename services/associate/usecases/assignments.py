@@ -5,6 +5,7 @@ scan, a merge, an erasure or deletion)."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,12 +16,13 @@ from servicekit.errors import NotFound
 from servicekit.uow import Idempotent, Transactions, UnitOfWork
 
 from ..domain import access, assignment
-from ..domain.assignment import Reason, Role
-from ..domain.names import bare
+from ..domain.assignment import Reason, Role, ScanOutcome
+from ..domain.names import bare, prefixed
 from ..domain.staff import holds_books, normalise_referral_code
+from ..domain.tasks import TaskRuleConfig
 from ..messages import assignment as messages
 from ..storage import assignments, associates, customers
-from . import customer_facts, holders
+from . import customer_facts, holders, task_triggers
 from .reads import Page, found
 
 
@@ -125,17 +127,43 @@ async def customer_created(uow: UnitOfWork, customer_id: str, referral_code: str
     await holders.make_primary(uow, customer_id, decision.associate_id, decision.reason, "")
 
 
-async def qr_scanned(uow: UnitOfWork, customer_id: str, referral_code: str) -> None:
-    """She scanned an associate's QR card: she is bound to that associate unless someone
-    (not a rule) placed her."""
+async def qr_scanned(
+    uow: UnitOfWork,
+    customer_id: str,
+    referral_code: str,
+    scan: str,
+    when: datetime,
+    event_id: str,
+    config: TaskRuleConfig,
+) -> None:
+    """She scanned an associate's QR card (`scan`: the interaction, or the event, that says
+    so): bound to that associate, left as she is, or her store's manager told, as
+    domain.assignment.after_scan decides. A customer the service does not know is left
+    alone (nothing is planted on an id that does not exist)."""
     conn = uow.conn
     scanned = await associates.active_by_referral_code(conn, normalise_referral_code(referral_code))
     if scanned is None:
         return
+    scanned_store = prefixed("stores", await associates.store_of(conn, scanned))
     await assignments.lock(conn, customer_id)
-    current = await assignments.holding(conn, customer_id)
-    if assignment.scan_binds(current.primary, current.primary_reason, scanned):
+    holding, facts = await customer_facts.load(conn, customer_id)
+    if not facts.known:
+        return
+    decision = assignment.after_scan(holding, scanned, scanned_store, facts.home_store, facts.holder_stores)
+    if decision.outcome is ScanOutcome.BIND:
         await holders.make_primary(uow, customer_id, scanned, Reason.REFERRAL, "QR card scanned")
+    elif decision.outcome is ScanOutcome.REFER:
+        await task_triggers.scan_elsewhere(
+            uow,
+            event_id,
+            customer_id,
+            scan,
+            when,
+            decision.review_store,
+            f"associates/{scanned}",
+            scanned_store,
+            config,
+        )
 
 
 async def customers_merged(uow: UnitOfWork, survivor: str, duplicate: str) -> None:

@@ -79,6 +79,26 @@ async def interaction_recorded(uow: UnitOfWork, event_id: str, it: Interaction, 
         _updated(uow, await tasks.answer_replies(conn, cid, it.occur_time, "answered"))
 
 
+async def scan_elsewhere(
+    uow: UnitOfWork,
+    event_id: str,
+    customer_id: str,
+    scan: str,
+    when: datetime,
+    review_store: str,
+    scanned: str,
+    scanned_store: str,
+    config: TaskRuleConfig,
+) -> None:
+    """A task in the queue of `review_store` (`stores/{id}`): she scanned the card of
+    another store's associate, who did not get her (domain.assignment.after_scan)."""
+    store = bare(review_store, "stores")
+    facts = await tasks.route_facts(uow.conn, customer_id, [store])
+    queue = Route("", store, facts.time_zones.get(store, ""))
+    planned = planning.scan_elsewhere(scan, scanned, scanned_store, when, planning.zone(queue.time_zone), config)
+    await _open(uow, event_id, customer_id, planned, queue, scan)
+
+
 async def primary_changed(uow: UnitOfWork, customer_id: str, previous: str, associate: str, store: str) -> None:
     """Her new primary associate takes over her open tasks (names, not bare ids)."""
     await tasks.follow_assignment(uow.conn, customer_id, previous, associate, store)

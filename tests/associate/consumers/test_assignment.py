@@ -170,6 +170,54 @@ async def test_qr_scan_binds_over_the_store_rule_but_not_over_a_referral(associa
     assert (await primary_of(adb, referred))[0] == aid(first)
 
 
+async def _scan_tasks(adb, cid: str) -> list:
+    return await (
+        await adb.execute(
+            "SELECT associate_id, store_id, rule, title FROM tasks WHERE customer_id = %s AND rule = 'scan_elsewhere'",
+            (cid,),
+        )
+    ).fetchall()
+
+
+async def test_a_scan_of_another_stores_card_moves_nobody_and_tells_her_stores_manager(
+    associate_service, associate_stub, adb
+):
+    """Audit item 5: a rule-placed customer (and a pool customer) of one store scanning
+    the card of another store's associate stays where she is; the manager of her store
+    finds a task about it in the store's queue."""
+    paris, milan = await make_store(associate_stub), await make_store(associate_stub)
+    holder = await make_associate(associate_stub, paris.name)
+    stranger = await make_associate(associate_stub, milan.name)
+    ruled = f"c-{uid()}"
+    await publish(associate_service, customer_created(ruled, paris.name))
+    assert await bound(adb, ruled) == (aid(holder), Reason.ASSIGNMENT_REASON_STORE_RULE)
+    await publish(associate_service, qr_scan(ruled, stranger.referral_code))
+    tasks = await eventually(lambda: _scan_tasks(adb, ruled))
+    assert [(a, s) for a, s, _, _ in tasks] == [("", paris.name.split("/")[1])]
+    assert stranger.name in tasks[0][3]
+    assert await primary_of(adb, ruled) == (aid(holder), Reason.ASSIGNMENT_REASON_STORE_RULE)
+
+    pooled_store = await make_store(associate_stub)  # nobody there takes clients
+    pooled = f"c-{uid()}"
+    await publish(
+        associate_service, customer_created(pooled, pooled_store.name), qr_scan(pooled, stranger.referral_code)
+    )
+    assert [s for _, s, _, _ in await eventually(lambda: _scan_tasks(adb, pooled))] == [pooled_store.name.split("/")[1]]
+    assert await primary_of(adb, pooled) is None
+
+
+async def test_a_scan_for_a_customer_the_service_never_heard_of_plants_nothing(associate_service, associate_stub, adb):
+    store = await make_store(associate_stub)
+    scanned = await make_associate(associate_stub, store.name)
+    nobody = f"c-{uid()}"
+    await publish(associate_service, qr_scan(nobody, scanned.referral_code))
+    marker = f"c-{uid()}"
+    await publish(associate_service, customer_created(marker, store.name, referral_code=scanned.referral_code))
+    await bound(adb, marker)  # handled after the scan, on the same ordered consumer
+    assert await primary_of(adb, nobody) is None
+    assert await _scan_tasks(adb, nobody) == []
+
+
 async def test_a_redelivered_customer_event_changes_nothing(associate_service, associate_stub, adb):
     store = await make_store(associate_stub)
     holder = await make_associate(associate_stub, store.name)

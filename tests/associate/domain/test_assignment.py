@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from services.associate.domain import assignment as rules
 from services.associate.domain.assignment import Candidate, Holding, Reason, Role
 
@@ -77,3 +79,38 @@ def test_a_merge_keeps_the_survivors_primary_and_adds_the_duplicates_secondaries
     duplicate = _holding("a", Reason.REFERRAL, ("b",))
     assert rules.followers_after_merge(duplicate, _holding()) == ("a", ("b",))
     assert rules.followers_after_merge(duplicate, _holding("z", Reason.CLAIM)) == (None, ("b",))
+
+
+PARIS, MILAN = "stores/paris", "stores/milan"
+
+
+def test_a_scan_binds_within_one_store_over_a_rule_not_over_a_person():
+    """Audit item 5 and the rule it keeps: a scan of an associate of her store moves a
+    customer the store rule placed, never one a person placed."""
+    ruled = _holding("a", Reason.STORE_RULE)
+    assert rules.after_scan(ruled, "b", PARIS, PARIS, {PARIS}) == rules.ScanDecision(rules.ScanOutcome.BIND)
+    referred = _holding("a", Reason.REFERRAL)
+    assert rules.after_scan(referred, "b", PARIS, PARIS, {PARIS}).outcome is rules.ScanOutcome.STAYS
+    assert rules.after_scan(ruled, "a", PARIS, PARIS, {PARIS}).outcome is rules.ScanOutcome.STAYS
+
+
+@pytest.mark.parametrize("reason", [Reason.STORE_RULE, Reason.HQ_POOL, Reason.REFERRAL, Reason.TRANSFER])
+def test_a_scan_of_another_stores_associate_moves_nobody_and_tells_her_stores_manager(reason):
+    held = _holding("a", reason)
+    assert rules.after_scan(held, "x", MILAN, PARIS, {PARIS}) == rules.ScanDecision(rules.ScanOutcome.REFER, PARIS)
+
+
+def test_a_pool_customer_is_bound_by_a_scan_in_her_home_store_or_when_she_has_none():
+    pooled = _holding(pool=Reason.HQ_POOL)
+    assert rules.after_scan(pooled, "b", PARIS, PARIS, set()).outcome is rules.ScanOutcome.BIND
+    assert rules.after_scan(pooled, "b", MILAN, "", set()).outcome is rules.ScanOutcome.BIND
+    assert rules.after_scan(pooled, "x", MILAN, PARIS, set()) == rules.ScanDecision(rules.ScanOutcome.REFER, PARIS)
+
+
+def test_a_holder_in_another_store_keeps_a_scan_from_moving_her():
+    """Her home store's associate scanned, but a secondary holder works elsewhere."""
+    held = _holding("a", Reason.STORE_RULE, secondaries=("m",))
+    decision = rules.after_scan(held, "b", PARIS, PARIS, {PARIS, MILAN})
+    assert decision == rules.ScanDecision(rules.ScanOutcome.REFER, PARIS)
+    # Without a home store, the manager told is a holder's store's.
+    assert rules.after_scan(_holding("m", Reason.STORE_RULE), "b", PARIS, "", {MILAN}).review_store == MILAN

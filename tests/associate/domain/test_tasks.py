@@ -227,3 +227,13 @@ def test_a_task_goes_to_her_associates_store_else_the_home_store_else_the_fallba
     assert rules.route(queued, "", "tokyo") == rules.Route("", "milan", "Europe/Rome")
     unknown = rules.RouteFacts("", "", "", {})
     assert rules.route(unknown, "", "") == rules.Route("", "", "")
+
+
+def test_a_scan_elsewhere_is_due_today_in_the_store_for_its_manager():
+    planned = rules.scan_elsewhere(
+        "customers/c/interactions/i", "associates/x", "stores/milan", utc(2026, 6, 1, 5), PARIS, CFG
+    )
+    assert planned.rule == rules.SCAN_ELSEWHERE and planned.kind == task_pb2.TASK_KIND_MANUAL
+    assert planned.trigger_key == "customers/c/interactions/i"
+    assert planned.due_time == utc(2026, 6, 1, 8)  # 10:00 in Paris that day
+    assert "associates/x" in planned.title and "stores/milan" in planned.title
