@@ -61,6 +61,15 @@ async def task_stub(tasks_service):
 
 
 @pytest.fixture(scope="session")
+async def tasks_directory_stub(tasks_service):
+    """The AssociateService of the service on the session's bus: stores and staff made
+    through it reach the session's customer service as events."""
+    channel = tasks_service.channel()
+    yield associate_service_pb2_grpc.AssociateServiceStub(channel)
+    await channel.close()
+
+
+@pytest.fixture(scope="session")
 async def performance_stub(tasks_service):
     channel = tasks_service.channel()
     yield performance_service_pb2_grpc.PerformanceServiceStub(channel)

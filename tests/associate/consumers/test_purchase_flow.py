@@ -8,13 +8,14 @@ import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import grpc
 import pytest
 from google.type import money_pb2
 
 from atelier.customer.v1 import customer_pb2, purchase_pb2, purchase_service_pb2, purchase_service_pb2_grpc
 from atelier.customer.v1 import customer_service_pb2 as customer_api
 
-from ..support import TIMEOUT, hq_p, md, seed_store, ts, wait_for
+from ..support import TIMEOUT, aid, eventually, hq_p, make_associate, make_store, md, ts, wait_for
 
 ATTRIBUTION = "SELECT associate_id, basis, customer_created, amount, currency FROM attributions WHERE purchase = %s"
 TASK = "SELECT rule, associate_id, store_id FROM tasks WHERE trigger_resource = %s"
@@ -47,9 +48,26 @@ def _purchase(store: str, assisting: str = "", amount: int = 1200) -> purchase_p
     return purchase
 
 
-async def test_recorded_purchases_open_tasks_and_are_attributed(customer_stub, purchase_stub, db):
-    store, (a1,) = await seed_store(db, "Europe/Paris")
-    known = await create(customer_stub, hq_p(), home_store=f"stores/{store}")
+async def _store_the_customer_service_knows(directory_stub, customer_stub) -> tuple[str, str, customer_pb2.Customer]:
+    """A store (bare id) with one associate (bare id), made through the API, and a customer
+    of it: the customer service learns of the store from its event (a customer's home
+    store must exist)."""
+    made = await make_store(directory_stub)
+    a1 = aid(await make_associate(directory_stub, made.name))
+
+    async def known() -> customer_pb2.Customer | None:
+        try:
+            return await create(customer_stub, hq_p(), home_store=made.name)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() != grpc.StatusCode.INVALID_ARGUMENT:
+                raise
+            return None
+
+    return made.name.split("/")[1], a1, await eventually(known)
+
+
+async def test_recorded_purchases_open_tasks_and_are_attributed(customer_stub, purchase_stub, tasks_directory_stub, db):
+    store, a1, known = await _store_the_customer_service_knows(tasks_directory_stub, customer_stub)
     recorded = await purchase_stub.RecordPurchase(
         purchase_service_pb2.RecordPurchaseRequest(customer=known.name, purchase=_purchase(store, assisting=a1)),
         metadata=md(hq_p()),
