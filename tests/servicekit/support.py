@@ -28,15 +28,11 @@ from grpc_status import rpc_status
 from atelier.customer.v1 import customer_pb2, customer_service_pb2_grpc
 from atelier.customer.v1 import customer_service_pb2 as api
 from atelier.events.v1 import customer_events_pb2
+from atelierctl.embedded import EmbeddedNats, free_port
 from servicekit import context, event_types, events, migrations
 from servicekit.config import ServiceConfig
 from servicekit.server import ServiceRuntime
 from servicekit.uow import Transactions, UnitOfWork
-
-try:  # the development runner moved from servicekit to atelierctl
-    from atelierctl.embedded import EmbeddedNats, free_port
-except ImportError:  # pragma: no cover - before the move
-    from servicekit.embedded import EmbeddedNats, free_port  # type: ignore[no-redef]
 
 ROOT = Path(__file__).resolve().parents[2]
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

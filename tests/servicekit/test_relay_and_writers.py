@@ -10,14 +10,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from atelierctl.embedded import EmbeddedNats
 from servicekit import db, events, outbox
 from tests.servicekit.support import eventually, free_port, migrated_database
 from tests.servicekit.test_events import _pending, _record, _stream_ids
-
-try:  # the development runner moved from servicekit to atelierctl
-    from atelierctl.embedded import EmbeddedNats
-except ImportError:  # pragma: no cover - before the move
-    from servicekit.embedded import EmbeddedNats  # type: ignore[no-redef]
 
 
 class _HeldInPublish(outbox.OutboxRelay):
