@@ -276,6 +276,8 @@ class Supervisor:
             ATELIER_JWT_AUDIENCE=state.JWT_AUDIENCE,
             ATELIER_LOG_LEVEL=self.options.log_level,
             OTEL_SERVICE_NAME=f"atelier-{registry.GATEWAY_NAME}",
+            # A laptop mesh: the gateway's production checks of its secrets do not apply.
+            ATELIER_ENV="development",
         )
         for spec, port in zip(services, ports, strict=True):
             address = f"{LOCALHOST}:{port}"

@@ -155,7 +155,8 @@ class RunningService:
 async def start_service(build, config: ServiceConfig) -> RunningService:
     runtime, register = build(config)
     port = await runtime.start(register)
-    # Ready means SERVING: database reachable, NATS connected, relay running.
+    # Ready means SERVING: migrations applied and the database answering (NATS is reported
+    # apart, on `atelier.events`; start() itself waits a few seconds for events to flow).
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as ch:
