@@ -115,7 +115,6 @@ def _drop_databases(admin_url: str, names: list[str]) -> None:
 
 def _delete_stream(nats_url: str, stream: str) -> None:
     import nats
-
     from nats.js.errors import NotFoundError
 
     async def delete() -> None:
