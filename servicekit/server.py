@@ -313,6 +313,23 @@ class ServiceRuntime:
         telemetry.shutdown()
 
 
+Build = Callable[[ServiceConfig], tuple["ServiceRuntime", Callable[[grpc.aio.Server], None]]]
+
+
+def main(name: str, build: Build) -> None:
+    """A service process (`python -m services.<name>`): configuration from the environment,
+    JSON logs and traces, then serve until SIGTERM or SIGINT."""
+    config = ServiceConfig.from_env(name)
+    telemetry.configure(f"atelier-{name}", config.log_level)
+
+    async def serve() -> None:
+        # Built inside the running loop: grpc.aio binds its server to the current loop.
+        runtime, register = build(config)
+        await runtime.run_until_signalled(register)
+
+    asyncio.run(serve())
+
+
 async def _set_within(event: asyncio.Event, seconds: float) -> bool:
     """Wait up to `seconds` for `event`; whether it is set."""
     with contextlib.suppress(TimeoutError):
