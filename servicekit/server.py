@@ -39,7 +39,7 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 from opentelemetry.instrumentation.grpc import filters as otel_filters
 
 from servicekit import db, events, migrations, telemetry
-from servicekit.config import ServiceConfig
+from servicekit.config import ConfigError, ServiceConfig
 from servicekit.inbox import DEFAULT_ACK_WAIT, DEFAULT_BACKOFF, EventConsumer, Handler
 from servicekit.interceptors import CallerGate, RequestContextInterceptor
 from servicekit.outbox import OutboxRelay
@@ -319,7 +319,10 @@ Build = Callable[[ServiceConfig], tuple["ServiceRuntime", Callable[[grpc.aio.Ser
 def main(name: str, build: Build) -> None:
     """A service process (`python -m services.<name>`): configuration from the environment,
     JSON logs and traces, then serve until SIGTERM or SIGINT."""
-    config = ServiceConfig.from_env(name)
+    try:
+        config = ServiceConfig.from_env(name)
+    except ConfigError as exc:
+        raise SystemExit(f"atelier: {exc}") from None
     telemetry.configure(f"atelier-{name}", config.log_level)
 
     async def serve() -> None:
