@@ -1,6 +1,6 @@
 """The customer service's wiring, all of it: the runtime, the unit-of-work factory, the
-servicers of its four gRPC services, the `assignments` and `directory` consumers and the
-audit writer."""
+servicers of its four gRPC services, the `assignments` and `directory` consumers, the
+caller gate and the audit writer."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from .api.purchase_service import PurchaseServicer
 from .api.timeline_service import TimelineServicer
 from .consumers import assignments, directory
 from .domain.computed_tags import TagRules
+from .usecases.directory import CallerGate
 
 SERVICE_NAME = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
 PURCHASE_SERVICE_NAME = purchase_service_pb2.DESCRIPTOR.services_by_name["PurchaseService"].full_name
@@ -55,6 +56,9 @@ def build(
 
     runtime.add_consumer(purpose="assignments", event_types=assignments.EVENT_TYPES, handler=assignments.handle)
     runtime.add_consumer(purpose="directory", event_types=directory.EVENT_TYPES, handler=directory.handle)
+    # Every RPC: a member of staff the directory knows as departed, on leave, moved to
+    # another store or no longer a manager is refused, whatever her token says.
+    runtime.set_caller_gate(CallerGate(tx))
 
     # Audit records of reads are batched in memory and written every ~100 ms; the last
     # ones are flushed once in-flight calls have drained at shutdown.

@@ -483,14 +483,11 @@ HOLES: dict[tuple[str, str], str] = {
             "GET /v1/associates",
             "GET /v1/attributions",
             "GET /v1/claims",
-            "GET /v1/customers",
-            "GET /v1/customers:search",
             "GET /v1/stores",
             "GET /v1/tasks",
             "GET /v1/{name=associates/*}",
             "GET /v1/{name=stores/*}",
             "POST /v1/claims",
-            "POST /v1/customers",
         )
     },
 }
