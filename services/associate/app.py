@@ -1,5 +1,5 @@
 """Wiring of the associate service, all of it: the runtime, the unit-of-work factory, the
-three gRPC servicers, the four durable consumers and the background jobs.
+caller gate, the three gRPC servicers, the four durable consumers and the background jobs.
 
 Layers (docs/architecture.md): api/ reads requests and calls usecases/, consumers/ and
 jobs/ do the same for events and periodic work; a use case is the only place that opens
@@ -26,6 +26,7 @@ from .consumers import assignment, attribution, book, tasks
 from .domain.attribution import window_from_env
 from .domain.tasks import TaskRuleConfig
 from .jobs import greeting_sweep, resume_hand_overs
+from .usecases import callers
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 GRPC_SERVICES = [associate_service.SERVICE_NAME, task_service.SERVICE_NAME, performance_service.SERVICE_NAME]
@@ -38,6 +39,8 @@ def build(config: ServiceConfig) -> tuple[ServiceRuntime, Callable[[grpc.aio.Ser
     (called by runtime.start, inside the running loop)."""
     runtime = ServiceRuntime(config, grpc_services=GRPC_SERVICES, migrations_dir=MIGRATIONS)
     tx = Transactions(runtime.engine)
+    # A departed, suspended or moved member of staff is refused on every RPC (audit item 7).
+    runtime.set_caller_gate(callers.CallerGate(tx))
     # Settings from the environment, checked now: a bad value stops the start.
     task_rules = TaskRuleConfig.from_env(os.environ)
     attribution_window = window_from_env(os.environ)

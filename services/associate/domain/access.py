@@ -26,6 +26,35 @@ def everywhere(p: Principal) -> bool:
     return p.role in _EVERYWHERE
 
 
+# -- every call: is the caller still what her token says? -------------------------------
+
+# The least staff role a token's role needs (StaffRole numbers rank the roles).
+_LEAST_ROLE = {Role.ASSOCIATE: StaffRole.ASSOCIATE, Role.MANAGER: StaffRole.MANAGER, Role.HQ: StaffRole.HQ}
+
+
+def check_caller(p: Principal, staff: Staff | None) -> None:
+    """The caller gate (usecases.callers), before every RPC of this service: a member of
+    staff whose record this service holds (`staff`) must be active (a departed or
+    suspended associate can do nothing), work in the store her token names (associates
+    and managers) and hold at least the role her token claims. A token without an
+    associate id, or one naming an associate this service has no record of, is judged by
+    its role and store as before: this service holds every record it ever issued, so an
+    unknown id is not one of its staff whose standing changed. The platform's own
+    services pass."""
+    if staff is None or p.role is Role.SERVICE or not p.associate_id:
+        return
+    if staff.status != Status.ACTIVE:
+        raise _refused(p, "CALLER_INACTIVE", f"is not an active member of staff ({Status(staff.status).name.lower()})")
+    if p.role in (Role.ASSOCIATE, Role.MANAGER) and p.store != prefixed("stores", staff.store_id):
+        raise _refused(p, "CALLER_STORE_CHANGED", f"no longer works in {p.store or 'the store of her token'}")
+    if staff.role < _LEAST_ROLE[p.role]:
+        raise _refused(p, "CALLER_ROLE_CHANGED", f"is no longer {p.role.value} staff")
+
+
+def _refused(p: Principal, reason: str, why: str) -> PermissionDenied:
+    return PermissionDenied(f"{p.subject} {why}", reason=reason, metadata={"associate": f"associates/{p.associate_id}"})
+
+
 def manages(p: Principal, store: str) -> bool:
     """HQ, or the manager of `store` (`stores/{id}`; '' is nobody's store)."""
     return everywhere(p) or (p.role is Role.MANAGER and bool(store) and p.store == store)

@@ -66,6 +66,23 @@ async def get(conn: AsyncConnection, associate_id: str, *, lock: bool = False) -
     return await first(conn, AssociateRow, _GET_LOCKED if lock else _GET, id=associate_id)
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What the caller gate reads of a member of staff (domain.staff.Staff)."""
+
+    id: str
+    store_id: str
+    role: int
+    status: int
+
+
+_STANDING = sa.text("SELECT id, store_id, role, status FROM associates WHERE id = :id")
+
+
+async def standing(conn: AsyncConnection, associate_id: str) -> Standing | None:
+    return await first(conn, Standing, _STANDING, id=associate_id)
+
+
 async def get_many(conn: AsyncConnection, ids: Sequence[str]) -> dict[str, AssociateRow]:
     if not ids:
         return {}
