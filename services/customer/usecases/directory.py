@@ -15,9 +15,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from weakref import WeakKeyDictionary
 
 from servicekit.auth import Principal, Role
 from servicekit.errors import Violations
@@ -58,11 +58,25 @@ REFERENCE_WAIT = 2.0
 _POLL = 0.1
 
 
-async def _known(conn: AsyncConnection, stores: Collection[str], referral_codes: Collection[str]) -> Known:
-    return Known(
-        stores=await store.known_stores(conn, stores),
-        referral_codes=await store.known_referral_codes(conn, referral_codes),
-    )
+@dataclass
+class _Seen:
+    """Stores and referral codes this process already found in the directory. Neither is
+    ever removed from it, so a name found once needs no read again."""
+
+    stores: set[str] = field(default_factory=set)
+    referral_codes: set[str] = field(default_factory=set)
+
+    def remember(self, found: Known) -> None:
+        if len(self.stores) + len(self.referral_codes) > _MAX_SEEN:
+            self.stores.clear()
+            self.referral_codes.clear()
+        self.stores |= found.stores
+        self.referral_codes |= found.referral_codes
+
+
+_MAX_SEEN = 100_000
+# One memo per database (a process may run several services in tests).
+_seen: WeakKeyDictionary[Transactions, _Seen] = WeakKeyDictionary()
 
 
 async def known(
@@ -70,17 +84,25 @@ async def known(
 ) -> Known:
     """Which of the named stores and referral codes (empty ones ignored) exist, once all
     of them do or `wait` seconds have passed."""
-    wanted_stores = {s for s in stores if s}
-    wanted_codes = {directory.referral_key(c) for c in referral_codes if c}
-    if not wanted_stores and not wanted_codes:
-        return Known()
+    seen = _seen.setdefault(tx, _Seen())
+    named_stores = {s for s in stores if s}
+    named_codes = {directory.referral_key(c) for c in referral_codes if c}
+    wanted_stores, wanted_codes = named_stores - seen.stores, named_codes - seen.referral_codes
     deadline = time.monotonic() + wait
-    while True:
+    while wanted_stores or wanted_codes:
         async with tx.snapshot() as conn:
-            found = await _known(conn, wanted_stores, wanted_codes)
-        if (found.stores >= wanted_stores and found.referral_codes >= wanted_codes) or time.monotonic() >= deadline:
-            return found
-        await asyncio.sleep(_POLL)
+            found = Known(
+                stores=await store.known_stores(conn, wanted_stores),
+                referral_codes=await store.known_referral_codes(conn, wanted_codes),
+            )
+        seen.remember(found)
+        wanted_stores -= found.stores
+        wanted_codes -= found.referral_codes
+        if time.monotonic() >= deadline:
+            break
+        if wanted_stores or wanted_codes:
+            await asyncio.sleep(_POLL)
+    return Known(stores=frozenset(named_stores - wanted_stores), referral_codes=frozenset(named_codes - wanted_codes))
 
 
 async def check_references(
@@ -91,10 +113,10 @@ async def check_references(
     stores, referral_codes = stores or {}, referral_codes or {}
     found = await known(tx, stores.values(), referral_codes.values())
     violations = Violations()
-    for field, name in stores.items():
-        directory.check_home_store(name, found, field, violations)
-    for field, code in referral_codes.items():
-        directory.check_referral_code(code, found, field, violations)
+    for path, name in stores.items():
+        directory.check_home_store(name, found, path, violations)
+    for path, code in referral_codes.items():
+        directory.check_referral_code(code, found, path, violations)
     violations.raise_if_any()
 
 
