@@ -1,10 +1,15 @@
 """Who may do what in the associate service. Pure rules over the caller and the facts a
-use case loaded (the stores of the associates concerned, a task's holder).
+use case loaded (what the service knows of a customer, the records of the associates
+concerned, a task's holder).
 
-Headquarters (and the platform's own services) reach everything, a manager her store, an
-associate her own book, tasks and figures. Store staff asking for a task or a ledger entry
-out of reach, or one that does not exist, get the same PERMISSION_DENIED (AIP-211), so ids
-of other stores cannot be probed.
+Every call first passes the caller gate (check_caller): a member of staff who departed,
+is on leave, moved store or lost her manager role is refused everywhere. Then
+headquarters (and the platform's own services) reach everything, a manager her store, an
+associate her own book, tasks and figures. A customer belongs to her home store and to
+her holders' stores; only when all of them are a manager's may she move the customer.
+Store staff asking for a customer, task, claim, hand-over or ledger entry out of reach,
+or one that does not exist, get the same PERMISSION_DENIED (AIP-211), so ids of other
+stores cannot be probed; headquarters learns NOT_FOUND.
 """
 
 from __future__ import annotations
