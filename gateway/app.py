@@ -97,11 +97,15 @@ class Gateway:
         settings.check()
         self.settings = settings
         if settings.development:
+            # A warning only when development mode is what lets a weak secret through.
             weak = settings.weak_secrets()
-            log.warning(
-                "gateway: development mode (ATELIER_ENV=development)%s",
-                "; accepted only because of it: " + "; ".join(weak) if weak else "",
-            )
+            if weak:
+                log.warning(
+                    "gateway: development mode (ATELIER_ENV=development); accepted only because of it: %s",
+                    "; ".join(weak),
+                )
+            else:
+                log.info("gateway: development mode (ATELIER_ENV=development)")
         self.backends = resolve(settings.service_addresses, settings.backends)
         if not self.backends:
             log.warning("gateway: no backend is fronted; only /healthz, /openapi.json and /docs answer")
