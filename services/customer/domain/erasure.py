@@ -1,8 +1,10 @@
-"""What erasing a person does to each table that holds rows about her. Pure, no I/O.
+"""What erasing a person does to each table that holds rows about her, and to the stored
+replies of idempotent requests that name her. Pure, no I/O.
 
 Every table with a `customer_id` column holds rows about a customer. Erasure must decide
 per table what is personal, so it refuses to run when a table it has no rule for appears:
-a silent partial erasure would be worse than none.
+a silent partial erasure would be worse than none. The same holds for the methods whose
+replies are stored for replays (servicekit.uow.Idempotent).
 """
 
 from __future__ import annotations
@@ -60,4 +62,29 @@ def plan(tables: Iterable[str]) -> Plan:
     return Plan(
         delete=tuple(t for t in DELETE if t in present),
         blank=tuple(t for t in BLANK if t in present),
+    )
+
+
+# Stored replies (request_id replays) that name her, by method. Withdrawn: the reply goes
+# and its key stays as a tombstone, so replaying the request (her create, a note about
+# her) is refused instead of answered with her data or run again to bring her back.
+WITHDRAW_REPLIES = ("CreateCustomer", "CreateNote")
+# Kept: replies holding ids only (a merge names two customers and nothing personal).
+KEEP_REPLIES = ("MergeCustomers",)
+# What a withdrawn reply's key holds in place of the request's fingerprint: the reason a
+# replay is refused.
+ERASED_REQUEST = "tombstone:CUSTOMER_ERASED"
+
+
+def withdraws_reply(method: str) -> bool:
+    """Whether a stored reply of `method` naming her is withdrawn (or kept);
+    FAILED_PRECONDITION for a method erasure has no rule for."""
+    if method in WITHDRAW_REPLIES:
+        return True
+    if method in KEEP_REPLIES:
+        return False
+    raise FailedPrecondition(
+        f"erasure has no rule for the stored replies of {method}; refusing a partial erasure",
+        reason="ERASURE_RULE_MISSING",
+        metadata={"method": method},
     )

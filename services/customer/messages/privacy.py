@@ -7,10 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
+from google.protobuf.message import Message
 
 from atelier.customer.v1 import customer_pb2
+from atelier.customer.v1 import customer_service_pb2 as customer_api
 from atelier.customer.v1 import privacy_service_pb2 as api
 from servicekit import wire
+from servicekit.events import customer_of
 
 from ..storage.privacy import AuditRow
 
@@ -30,6 +33,25 @@ def export(
     response = api.ExportCustomerResponse(json=json.dumps(document, ensure_ascii=False, default=str))
     response.export_time.FromDatetime(export_time)
     return response
+
+
+# The reply each idempotent method stores, and its fields that name customers (or their
+# child resources): what erasure reads to tell whether a stored reply is about her.
+_REPLY_NAMES: dict[str, tuple[type[Message], tuple[str, ...]]] = {
+    "CreateCustomer": (customer_pb2.Customer, ("name",)),
+    "CreateNote": (customer_pb2.Note, ("name",)),
+    "MergeCustomers": (customer_api.Merge, ("survivor", "duplicate")),
+}
+
+
+def customers_named(method: str, reply: bytes) -> set[str]:
+    """The customers (`customers/{id}`) a stored reply of `method` is about, by equality of
+    the names it carries; none for a method whose reply names no customer."""
+    kind, fields = _REPLY_NAMES.get(method, (None, ()))
+    if kind is None:
+        return set()
+    message = kind.FromString(reply)
+    return {customer_of(str(getattr(message, f))) for f in fields} - {""}
 
 
 def erasure(name: str, erase_time: datetime, counts: dict[str, int]) -> api.EraseCustomerResponse:

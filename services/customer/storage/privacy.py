@@ -15,6 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from servicekit import outbox
+
 from ..domain.erasure import Plan
 
 _CUSTOMER_TABLES = sa.text(
@@ -87,27 +89,20 @@ _PURGE_MERGES = sa.text(
     RETURNING id
     """
 )
-# Events and stored idempotent responses that name the person may carry her profile
-# (customer.created holds the whole Customer). The erased event, recorded afterwards,
-# names her by id only.
-_PURGE_OUTBOX = sa.text(
-    """
-    DELETE FROM outbox o WHERE EXISTS (
-        SELECT 1 FROM unnest(CAST(:names AS text[])) n WHERE position(convert_to(n, 'UTF8') IN o.envelope) > 0)
-    """
-)
-_PURGE_IDEMPOTENCY = sa.text(
-    """
-    DELETE FROM idempotency_keys k WHERE k.response IS NOT NULL AND EXISTS (
-        SELECT 1 FROM unnest(CAST(:names AS text[])) n WHERE position(convert_to(n, 'UTF8') IN k.response) > 0)
-    """
-)
 
 
-async def erase(
-    conn: AsyncConnection, customer_id: str, plan: Plan, actor: str, reason: str
-) -> tuple[datetime, dict[str, int]]:
-    """Carry out an erasure plan; returns when the erasure is recorded and the rows touched per table."""
+@dataclass(frozen=True)
+class Erased:
+    erase_time: datetime
+    # Rows removed or blanked per table (and outbox events).
+    counts: dict[str, int]
+    # `customers/{id}` of everyone erased: her, and the ids merged into her.
+    customers: list[str]
+
+
+async def erase(conn: AsyncConnection, customer_id: str, plan: Plan, actor: str, reason: str) -> Erased:
+    """Carry out an erasure plan, the ids merged into her included; her events leave the
+    outbox (exactly hers: servicekit.outbox.forget matches whom each row is about)."""
     counts: dict[str, int] = {}
     p = {"id": customer_id}
     for table in plan.delete:
@@ -121,10 +116,46 @@ async def erase(
     ids = [customer_id, *merged_away]
     counts["merges"] = len((await conn.execute(_PURGE_MERGES, {"ids": ids})).all())
     names = [f"customers/{i}" for i in ids]
-    counts["events"] = (await conn.execute(_PURGE_OUTBOX, {"names": names})).rowcount
-    counts["idempotency_keys"] = (await conn.execute(_PURGE_IDEMPOTENCY, {"names": names})).rowcount
+    counts["events"] = await outbox.forget(conn, names)
     await conn.execute(_RECORD, {**p, "actor": actor, "reason": reason})
-    return (await conn.execute(_ERASE_TIME, p)).scalar_one(), counts
+    erase_time = (await conn.execute(_ERASE_TIME, p)).scalar_one()
+    return Erased(erase_time=erase_time, counts=counts, customers=names)
+
+
+# Stored replies of idempotent requests that may name one of them: the candidates, to be
+# decided exactly on the decoded reply (a name containing hers is not hers).
+_STORED_REPLIES = sa.text(
+    """
+    SELECT method, request_id, response FROM idempotency_keys k WHERE k.response IS NOT NULL AND EXISTS (
+        SELECT 1 FROM unnest(CAST(:names AS text[])) n WHERE position(convert_to(n, 'UTF8') IN k.response) > 0)
+    """
+)
+_WITHDRAW = sa.text(
+    "UPDATE idempotency_keys SET response = NULL, request_hash = :tombstone WHERE method = :m AND request_id = :r"
+)
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    method: str
+    request_id: str
+    response: bytes
+
+
+async def stored_replies(conn: AsyncConnection, names: list[str]) -> list[StoredReply]:
+    return [
+        StoredReply(r.method, r.request_id, bytes(r.response))
+        for r in await conn.execute(_STORED_REPLIES, {"names": names})
+    ]
+
+
+async def withdraw_replies(conn: AsyncConnection, keys: list[tuple[str, str]], tombstone: str) -> int:
+    """Drop these stored replies and keep their keys as tombstones (`tombstone` in place of
+    the request's fingerprint): a replay is refused instead of answered or run again."""
+    if not keys:
+        return 0
+    await conn.execute(_WITHDRAW, [{"m": m, "r": r, "tombstone": tombstone} for m, r in keys])
+    return len(keys)
 
 
 _AUDIT_PAGE = """

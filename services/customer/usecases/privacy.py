@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from atelier.customer.v1 import privacy_service_pb2 as api
-from servicekit import audit
+from servicekit import audit, outbox
 from servicekit.auth import Principal
 from servicekit.uow import Transactions
 
@@ -37,7 +37,10 @@ async def export_customer(
 async def erase_customer(
     tx: Transactions, caller: Principal, customer_id: str, name: str, reason: str
 ) -> api.EraseCustomerResponse:
-    """Erase her (or the survivor her merged-away id now resolves to)."""
+    """Erase her (or the survivor her merged-away id now resolves to), the ids merged into
+    her with her: her rows, her events in the outbox, the stored replies of requests about
+    her (kept as tombstones: replaying her create is refused), and her messages in the
+    event stream (a purge once what went before is out; servicekit.outbox)."""
     stewardship.check_erase(caller)
     async with tx.begin(caller) as uow:
         target = customer_id
@@ -47,10 +50,25 @@ async def erase_customer(
                 raise access.missing(caller, name)
             target = resolved
         plan = erasure.plan(await privacy.customer_tables(uow.conn))
-        erase_time, counts = await privacy.erase(uow.conn, target, plan, caller.subject, reason)
-        erased = f"customers/{target}"
-        uow.emit(events.erased(erased, caller.subject))
-    return messages.erasure(erased, erase_time, counts)
+        erased = await privacy.erase(uow.conn, target, plan, caller.subject, reason)
+        everyone = set(erased.customers)
+        withdrawn = [
+            (reply.method, reply.request_id)
+            for reply in await privacy.stored_replies(uow.conn, erased.customers)
+            if erasure.withdraws_reply(reply.method)
+            and messages.customers_named(reply.method, reply.response) & everyone
+        ]
+        counts = {
+            **erased.counts,
+            "idempotency_keys": await privacy.withdraw_replies(uow.conn, withdrawn, erasure.ERASED_REQUEST),
+        }
+        # Her subjects are purged from the stream after every event recorded before; then
+        # every service hears of it (the erased events name her by id only, never purged).
+        uow.emit(
+            *(outbox.purge_request(erased_name) for erased_name in erased.customers),
+            *(events.erased(erased_name, caller.subject) for erased_name in erased.customers),
+        )
+    return messages.erasure(f"customers/{target}", erased.erase_time, counts)
 
 
 async def list_audit_records(

@@ -285,3 +285,81 @@ async def test_reading_a_timeline_is_audited(customer_stub, customer_service):
         await asyncio.sleep(0.05)
     assert [(r.action, r.resource) for r in records.audit_records] == [("ListTimeline", customer.name)]
     await channel.close()
+
+
+async def _outbox_rows(service, customer: str) -> list[tuple[str, bool]]:
+    """(event type, published) of the outbox rows about `customer`, by the column the
+    outbox records (servicekit.outbox)."""
+    async with await connect(service) as conn:
+        cur = await conn.execute(
+            "SELECT event_type, published_at IS NOT NULL FROM outbox WHERE customer = %s ORDER BY seq", (customer,)
+        )
+        return [(r[0], r[1]) for r in await cur.fetchall()]
+
+
+async def test_erasing_her_leaves_a_customer_whose_name_contains_hers_alone(customer_stub, customer_service):
+    """Audit item 20: erasing customers/annX deleted the events and the stored create
+    answer of customers/annXx (matched by substring); her create replayed then answered
+    409 and the associate service never heard of her. Rows are matched exactly now."""
+    channel, privacy = _privacy(customer_service)
+    store = await known_store(customer_service)
+    ann_x = f"ann{uid()}"
+    ann_xx = f"{ann_x}x"
+    requests = {cid: str(uuid.uuid4()) for cid in (ann_x, ann_xx)}
+    made = {
+        cid: await create(customer_stub, customer_id=cid, request_id=requests[cid], home_store=store, given_name="Ann")
+        for cid in (ann_x, ann_xx)
+    }
+    note = api.CreateNoteRequest(
+        parent=made[ann_xx].name, note=customer_pb2.Note(text="likes silk"), request_id=str(uuid.uuid4())
+    )
+    first_note = await customer_stub.CreateNote(note, metadata=md(hq()), timeout=TIMEOUT)
+    assert [t for t, _ in await _outbox_rows(customer_service, made[ann_xx].name)] == ["atelier.customer.created"]
+
+    reply = await privacy.EraseCustomer(
+        papi.EraseCustomerRequest(name=made[ann_x].name, reason="GDPR art. 17"), metadata=md(hq()), timeout=TIMEOUT
+    )
+    assert reply.erased["events"] >= 1 and reply.erased["idempotency_keys"] == 1
+
+    assert [t for t, _ in await _outbox_rows(customer_service, made[ann_xx].name)] == ["atelier.customer.created"]
+    assert [t for t, _ in await _outbox_rows(customer_service, made[ann_x].name)] == ["purge"]
+    # Her namesake's requests still answer their first replies.
+    assert (
+        await create(customer_stub, customer_id=ann_xx, request_id=requests[ann_xx], home_store=store, given_name="Ann")
+        == made[ann_xx]
+    )
+    assert await customer_stub.CreateNote(note, metadata=md(hq()), timeout=TIMEOUT) == first_note
+    await channel.close()
+
+
+async def test_replaying_an_erased_persons_requests_is_refused(customer_stub, customer_service):
+    """Audit item 24: after erasure, replaying her original create with its request_id
+    created her again. Her request ids are tombstones now: a replay is refused with a
+    typed error, and nothing of her is kept with them."""
+    channel, privacy = _privacy(customer_service)
+    store = await known_store(customer_service)
+    canary = f"zqr{uid()[:10]}"
+    request_id = str(uuid.uuid4())
+    customer = await create(customer_stub, request_id=request_id, home_store=store, given_name=f"{canary}g")
+    note = api.CreateNoteRequest(
+        parent=customer.name, note=customer_pb2.Note(text=f"{canary} note"), request_id=str(uuid.uuid4())
+    )
+    await customer_stub.CreateNote(note, metadata=md(hq()), timeout=TIMEOUT)
+    await privacy.EraseCustomer(
+        papi.EraseCustomerRequest(name=customer.name, reason="GDPR art. 17"), metadata=md(hq()), timeout=TIMEOUT
+    )
+
+    replay = await rpc_error(create(customer_stub, request_id=request_id, home_store=store, given_name=f"{canary}g"))
+    note_replay = await rpc_error(customer_stub.CreateNote(note, metadata=md(hq()), timeout=TIMEOUT))
+    for exc in (replay, note_replay):
+        # The reason is the idempotency layer's: REQUEST_ID_REUSED until it tells
+        # tombstones apart (then CUSTOMER_ERASED, the reason the tombstone records).
+        assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION, exc.details()
+        assert error_info(exc).reason in ("CUSTOMER_ERASED", "REQUEST_ID_REUSED")
+    async with await connect(customer_service) as conn:
+        cur = await conn.execute(
+            "SELECT response IS NULL, request_hash FROM idempotency_keys WHERE request_id = %s", (request_id,)
+        )
+        assert await cur.fetchall() == [(True, "tombstone:CUSTOMER_ERASED")]
+    assert await _scan(customer_service, [canary]) == []  # not created again, nothing of her kept
+    await channel.close()

@@ -33,3 +33,22 @@ def test_the_reason_is_required_and_bounded():
         violations = Violations()
         erasure.read_reason(bad, violations)
         assert [f for f, _ in violations.items] == ["reason"]
+
+
+def test_stored_replies_naming_her_are_withdrawn_or_kept_by_method():
+    assert erasure.withdraws_reply("CreateCustomer") and erasure.withdraws_reply("CreateNote")
+    assert not erasure.withdraws_reply("MergeCustomers")
+    with pytest.raises(FailedPrecondition) as refused:
+        erasure.withdraws_reply("CreateWishlist")
+    assert refused.value.reason == "ERASURE_RULE_MISSING" and refused.value.metadata == {"method": "CreateWishlist"}
+
+
+def test_every_idempotent_create_of_the_service_has_a_reply_rule():
+    """A new Idempotent(...) method without a rule would refuse every erasure whose
+    candidates include its replies: the rules name every method the use cases store."""
+    import re
+    from pathlib import Path
+
+    usecases = Path(erasure.__file__).resolve().parents[1] / "usecases"
+    methods = {m for f in usecases.glob("*.py") for m in re.findall(r'Idempotent\("(\w+)"', f.read_text())}
+    assert methods == {*erasure.WITHDRAW_REPLIES, *erasure.KEEP_REPLIES}
