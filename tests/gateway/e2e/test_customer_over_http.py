@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.conftest import bearer
+from tests.customer.support import known_store
 
 
 def token(role: str, store: str = "", associate_id: str = "") -> dict[str, str]:
@@ -22,16 +23,23 @@ async def http(http_base_url):
         yield client
 
 
-def _store() -> str:
-    return f"stores/e2e-{uuid.uuid4().hex[:8]}"
+@pytest.fixture
+def new_store(customer_service):
+    """A new store the customer service knows (its store_created event applied), as the
+    associate service would have announced it."""
+
+    async def make() -> str:
+        return await known_store(customer_service, f"stores/e2e-{uuid.uuid4().hex[:8]}")
+
+    return make
 
 
 def _phone() -> str:
     return f"+3361{uuid.uuid4().int % 10**7:07d}"
 
 
-async def test_round_trip_create_get_list_search_update_consent_notes_delete(http):
-    hq, store = token("hq"), _store()
+async def test_round_trip_create_get_list_search_update_consent_notes_delete(http, new_store):
+    hq, store = token("hq"), await new_store()
     body = {
         "givenName": "Hélène",
         "familyName": "Laurent" + uuid.uuid4().hex[:6],
@@ -94,8 +102,8 @@ async def test_round_trip_create_get_list_search_update_consent_notes_delete(htt
     assert (await http.get(f"/v1/{name}", headers=hq)).status_code == 404
 
 
-async def test_validation_errors_name_the_field_and_change_nothing(http):
-    hq, store = token("hq"), _store()
+async def test_validation_errors_name_the_field_and_change_nothing(http, new_store):
+    hq, store = token("hq"), await new_store()
     bad = await http.post(
         "/v1/customers",
         json={
@@ -138,8 +146,8 @@ async def test_duplicate_contact_point_is_409_naming_the_owner(http):
     assert info["metadata"]["existing_customer"] == first.json()["name"]
 
 
-async def test_roles_are_enforced_by_the_service_over_http(http):
-    paris, milan = _store(), _store()
+async def test_roles_are_enforced_by_the_service_over_http(http, new_store):
+    paris, milan = await new_store(), await new_store()
     hq = token("hq")
     in_milan = (await http.post("/v1/customers", json={"givenName": "Giulia", "homeStore": milan}, headers=hq)).json()
     associate = token("associate", store=paris, associate_id=f"a-{uuid.uuid4().hex[:8]}")
