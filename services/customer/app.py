@@ -1,6 +1,6 @@
 """The customer service's wiring, all of it: the runtime, the unit-of-work factory, the
 servicers of its four gRPC services, the `assignments` and `directory` consumers, the
-caller gate and the audit writer."""
+caller gate, the audit writer and the associate service's client (exports)."""
 
 from __future__ import annotations
 
@@ -20,8 +20,9 @@ from atelier.customer.v1 import (
     timeline_service_pb2,
     timeline_service_pb2_grpc,
 )
+from servicekit import telemetry
 from servicekit.audit import AuditWriter
-from servicekit.config import ServiceConfig
+from servicekit.config import ServiceConfig, optional
 from servicekit.server import ServiceRuntime
 from servicekit.uow import Transactions
 
@@ -31,6 +32,7 @@ from .api.purchase_service import PurchaseServicer
 from .api.timeline_service import TimelineServicer
 from .consumers import assignments, directory
 from .domain.computed_tags import TagRules
+from .usecases.associate_export import AssociateExports
 from .usecases.directory import CallerGate
 
 SERVICE_NAME = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
@@ -38,15 +40,25 @@ PURCHASE_SERVICE_NAME = purchase_service_pb2.DESCRIPTOR.services_by_name["Purcha
 PRIVACY_SERVICE_NAME = privacy_service_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
 TIMELINE_SERVICE_NAME = timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name
 MIGRATIONS = Path(__file__).parent / "migrations"
+# host:port of the associate service (exports gather what it holds about a customer).
+ASSOCIATE_ADDRESS = "ATELIER_ASSOCIATE_ADDRESS"
+
+log = telemetry.logger("atelier.customer")
 
 
 def build(
-    config: ServiceConfig, *, tag_rules: TagRules | None = None
+    config: ServiceConfig, *, tag_rules: TagRules | None = None, associate_address: str | None = None
 ) -> tuple[ServiceRuntime, Callable[[grpc.aio.Server], None]]:
     """The runtime and the function registering the servicers on its server (built inside
-    the running loop: grpc.aio binds its server to the current loop)."""
+    the running loop: grpc.aio binds its server to the current loop). `associate_address`
+    (default: ATELIER_ASSOCIATE_ADDRESS) is where exports ask the associate service for
+    what it holds about a customer."""
     # Computed-tag thresholds are configuration, read once here.
     rules = tag_rules or TagRules.from_env(os.environ)
+    address = associate_address if associate_address is not None else optional(ASSOCIATE_ADDRESS, "")
+    associate = AssociateExports(address) if address else None
+    if associate is None:
+        log.warning("%s is not set: exports will say they lack the associate service's data", ASSOCIATE_ADDRESS)
     runtime = ServiceRuntime(
         config,
         grpc_services=[SERVICE_NAME, PURCHASE_SERVICE_NAME, TIMELINE_SERVICE_NAME, PRIVACY_SERVICE_NAME],
@@ -64,11 +76,13 @@ def build(
     # ones are flushed once in-flight calls have drained at shutdown.
     audit = AuditWriter(runtime.engine)
     runtime.on_drained(audit.close)
+    if associate is not None:
+        runtime.on_drained(associate.close)
 
     def register(server: grpc.aio.Server) -> None:
         customer_service_pb2_grpc.add_CustomerServiceServicer_to_server(CustomerServicer(tx, rules, audit), server)
         purchase_service_pb2_grpc.add_PurchaseServiceServicer_to_server(PurchaseServicer(tx, rules, audit), server)
         timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(TimelineServicer(tx, audit), server)
-        privacy_service_pb2_grpc.add_PrivacyServiceServicer_to_server(PrivacyServicer(tx, rules), server)
+        privacy_service_pb2_grpc.add_PrivacyServiceServicer_to_server(PrivacyServicer(tx, rules, associate), server)
 
     return runtime, register

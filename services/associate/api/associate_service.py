@@ -18,7 +18,7 @@ from servicekit.uow import Transactions, parse_etag
 from ..domain import book as book_query
 from ..domain import staff, stores
 from ..domain.assignment import MAX_REASON, Role
-from ..usecases import assignments, associates, book, claims, handover
+from ..usecases import assignments, associates, book, claims, handover, privacy
 from ..usecases import stores as store_cases
 from ..usecases.reads import Page
 from . import filters, requests
@@ -195,6 +195,15 @@ class AssociateServicer(associate_service_pb2_grpc.AssociateServiceServicer):
         return await book.list_book(
             self._tx, caller, request.parent, associate_id=holder, store_id=store, flt=flt, order=order, page=page
         )
+
+    # -- a customer's data as a whole ---------------------------------------------------
+
+    async def ExportCustomerData(
+        self, request: api.ExportCustomerDataRequest, context: Context
+    ) -> api.ExportCustomerDataResponse:
+        caller = principal()
+        customer_id = names.parse(request.name, "customers", "name")
+        return await privacy.export_customer_data(self._tx, caller, customer_id, request.name)
 
 
 def _book_position(position: list[object] | None) -> list[object] | None:

@@ -11,7 +11,7 @@ from servicekit import event_types
 from servicekit.uow import UnitOfWork
 
 from ..domain.tasks import TaskRuleConfig
-from ..usecases import assignments
+from ..usecases import assignments, privacy
 from .payloads import customer_id_of, payload, time
 
 EVENT_TYPES = (
@@ -59,7 +59,7 @@ async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope, *, confi
         await assignments.customers_merged(uow, customer_id_of(merged.survivor), customer_id_of(merged.duplicate))
     elif kind == event_types.CUSTOMER_ERASED:
         erased = payload(envelope, cev.CustomerErased)
-        await assignments.customer_removed(uow, customer_id_of(erased.customer), "erased")
+        await privacy.holders_erased(uow, customer_id_of(erased.customer))
     elif kind == event_types.CUSTOMER_DELETED:
         deleted = payload(envelope, cev.CustomerDeleted)
         await assignments.customer_removed(uow, customer_id_of(deleted.customer), "deleted")

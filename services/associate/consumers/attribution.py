@@ -1,5 +1,6 @@
-"""The `attribution` consumer: purchases credited in the ledger (and their returns), and
-the interaction log the attribution window and reply times are computed from."""
+"""The `attribution` consumer: purchases credited in the ledger (and their returns), the
+interaction log the attribution window and reply times are computed from, and the
+erasure of a customer (the events it published about her leave the stream)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from servicekit.uow import UnitOfWork
 
 from ..domain.attribution import Sale
 from ..domain.names import bare
-from ..usecases import attribution
+from ..usecases import attribution, privacy
 from .payloads import interaction, parse_customer, payload, time
 
 EVENT_TYPES = (
@@ -23,6 +24,7 @@ EVENT_TYPES = (
     event_types.PURCHASE_RETURNED,
     event_types.INTERACTION_RECORDED,
     event_types.CUSTOMER_MERGED,
+    event_types.CUSTOMER_ERASED,
 )
 
 
@@ -68,3 +70,5 @@ async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope, *, windo
     elif kind == event_types.CUSTOMER_MERGED:
         merged = payload(envelope, cev.CustomerMerged)
         await attribution.customers_merged(uow, parse_customer(merged.survivor), parse_customer(merged.duplicate))
+    elif kind == event_types.CUSTOMER_ERASED:
+        await privacy.attributions_erased(uow, parse_customer(payload(envelope, cev.CustomerErased).customer))

@@ -19,7 +19,7 @@ from servicekit.inbox import PoisonEvent
 from servicekit.uow import UnitOfWork
 
 from ..domain.tasks import ImportantDate, TaskRuleConfig
-from ..usecases import greetings, task_triggers
+from ..usecases import greetings, privacy, task_triggers
 from .payloads import interaction, parse_customer, payload, time
 
 EVENT_TYPES = (
@@ -68,7 +68,7 @@ async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope, *, confi
         survivor, duplicate = parse_customer(merged.survivor), parse_customer(merged.duplicate)
         await task_triggers.customers_merged(uow, survivor, duplicate)
     elif kind == event_types.CUSTOMER_ERASED:
-        await task_triggers.customer_erased(uow, parse_customer(payload(envelope, cev.CustomerErased).customer))
+        await privacy.tasks_erased(uow, parse_customer(payload(envelope, cev.CustomerErased).customer))
     elif kind == event_types.APPOINTMENT_BOOKED:
         await _booked(uow, envelope, config)
 

@@ -21,15 +21,24 @@ EXPORT_FORMAT = "atelier.customer.export/v1"
 
 
 def export(
-    customer: customer_pb2.Customer, held: dict[str, list[Any]], export_time: datetime
+    customer: customer_pb2.Customer,
+    held: dict[str, list[Any]],
+    elsewhere: dict[str, dict[str, Any]],
+    missing: list[str],
+    export_time: datetime,
 ) -> api.ExportCustomerResponse:
-    """Her profile as the API shows it and every row held about her, per table, as JSON."""
+    """Her profile as the API shows it, every row this service holds about her, per table,
+    and what each other service holds (`elsewhere`, by service), as JSON. `missing`: the
+    services this one is not configured to ask, said in the document ("incomplete")."""
     document = {
         "format": EXPORT_FORMAT,
         "export_time": export_time.isoformat(),
         "customer": json_format.MessageToDict(customer),
         **held,
+        **elsewhere,
     }
+    if missing:
+        document["incomplete"] = dict.fromkeys(missing, "not configured to be asked")
     response = api.ExportCustomerResponse(json=json.dumps(document, ensure_ascii=False, default=str))
     response.export_time.FromDatetime(export_time)
     return response

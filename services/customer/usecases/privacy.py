@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from atelier.customer.v1 import privacy_service_pb2 as api
 from servicekit import audit, outbox
 from servicekit.auth import Principal
@@ -16,22 +18,43 @@ from ..messages import customers as customer_messages
 from ..messages import events
 from ..messages import privacy as messages
 from ..storage import merges, privacy
+from ..storage.customers import CustomerRow
+from .associate_export import AssociateExports, Forwarded
 from .audit_trail import ReadAudit
 from .pages import Page
 
 
 async def export_customer(
-    tx: Transactions, rules: TagRules, caller: Principal, customer_id: str, name: str, read: ReadAudit
+    tx: Transactions,
+    rules: TagRules,
+    caller: Principal,
+    customer_id: str,
+    name: str,
+    read: ReadAudit,
+    associate: AssociateExports | None,
+    forwarded: Forwarded,
 ) -> api.ExportCustomerResponse:
-    """An export is a bulk disclosure: its audit record commits with it, not later."""
+    """Everything every service holds about her, in one document: this service's rows,
+    and the associate service's (asked over gRPC with the caller's principal, outside
+    any transaction; it failing fails the export). An export is a bulk disclosure: its
+    audit record commits with it, once everything is gathered."""
+    async with tx.snapshot() as conn:
+        row = await _exportable(conn, caller, customer_id, name)
+    elsewhere = {} if associate is None else {"associate": await associate.held(f"customers/{row.id}", forwarded)}
     async with tx.begin(caller) as uow:
-        row = await merges.get_current(uow.conn, customer_id)
-        if row is None:
-            raise access.missing(caller, name)
-        stewardship.check_export(caller, row.reach, name)
+        row = await _exportable(uow.conn, caller, customer_id, name)
         held = await privacy.export_rows(uow.conn, row.id)
         await audit.write_now(uow.conn, read.record(caller, f"customers/{row.id}"))
-    return messages.export(customer_messages.customer(row, rules), held, datetime.now(UTC))
+    missing = [] if associate is not None else ["associate"]
+    return messages.export(customer_messages.customer(row, rules), held, elsewhere, missing, datetime.now(UTC))
+
+
+async def _exportable(conn: AsyncConnection, caller: Principal, customer_id: str, name: str) -> CustomerRow:
+    row = await merges.get_current(conn, customer_id)
+    if row is None:
+        raise access.missing(caller, name)
+    stewardship.check_export(caller, row.reach, name)
+    return row
 
 
 async def erase_customer(

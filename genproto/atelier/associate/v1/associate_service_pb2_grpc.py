@@ -133,6 +133,11 @@ class AssociateServiceStub:
                 request_serializer=atelier_dot_associate_dot_v1_dot_associate__service__pb2.ListClientBookRequest.SerializeToString,
                 response_deserializer=atelier_dot_associate_dot_v1_dot_associate__service__pb2.ListClientBookResponse.FromString,
                 _registered_method=True)
+        self.ExportCustomerData = channel.unary_unary(
+                '/atelier.associate.v1.AssociateService/ExportCustomerData',
+                request_serializer=atelier_dot_associate_dot_v1_dot_associate__service__pb2.ExportCustomerDataRequest.SerializeToString,
+                response_deserializer=atelier_dot_associate_dot_v1_dot_associate__service__pb2.ExportCustomerDataResponse.FromString,
+                _registered_method=True)
 
 
 class AssociateServiceServicer:
@@ -267,6 +272,17 @@ class AssociateServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportCustomerData(self, request, context):
+        """Everything this service holds about one customer, for her export (GDPR art. 15/20;
+        PIPL art. 45): her assignment and its history, claims, tasks, the interactions and
+        purchases it logged, attributions and their corrections, her client-book entry. The
+        customer service's ExportCustomer gathers it, forwarding its caller: headquarters,
+        internal services and the manager of her home store; never associates.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AssociateServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -364,6 +380,11 @@ def add_AssociateServiceServicer_to_server(servicer, server):
                     servicer.ListClientBook,
                     request_deserializer=atelier_dot_associate_dot_v1_dot_associate__service__pb2.ListClientBookRequest.FromString,
                     response_serializer=atelier_dot_associate_dot_v1_dot_associate__service__pb2.ListClientBookResponse.SerializeToString,
+            ),
+            'ExportCustomerData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportCustomerData,
+                    request_deserializer=atelier_dot_associate_dot_v1_dot_associate__service__pb2.ExportCustomerDataRequest.FromString,
+                    response_serializer=atelier_dot_associate_dot_v1_dot_associate__service__pb2.ExportCustomerDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -880,6 +901,33 @@ class AssociateService:
             '/atelier.associate.v1.AssociateService/ListClientBook',
             atelier_dot_associate_dot_v1_dot_associate__service__pb2.ListClientBookRequest.SerializeToString,
             atelier_dot_associate_dot_v1_dot_associate__service__pb2.ListClientBookResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportCustomerData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/atelier.associate.v1.AssociateService/ExportCustomerData',
+            atelier_dot_associate_dot_v1_dot_associate__service__pb2.ExportCustomerDataRequest.SerializeToString,
+            atelier_dot_associate_dot_v1_dot_associate__service__pb2.ExportCustomerDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -73,6 +73,13 @@ class AssociateServiceStub:
     """An associate's customers (`associates/{associate}`) or a store's
     (`stores/{store}`, managers and headquarters).
     """
+    ExportCustomerData: _grpc.UnaryUnaryMultiCallable[_associate_service_pb2.ExportCustomerDataRequest, _associate_service_pb2.ExportCustomerDataResponse]
+    """Everything this service holds about one customer, for her export (GDPR art. 15/20;
+    PIPL art. 45): her assignment and its history, claims, tasks, the interactions and
+    purchases it logged, attributions and their corrections, her client-book entry. The
+    customer service's ExportCustomer gathers it, forwarding its caller: headquarters,
+    internal services and the manager of her home store; never associates.
+    """
 
 @_typing.type_check_only
 class AssociateServiceAsyncStub(AssociateServiceStub):
@@ -115,6 +122,13 @@ class AssociateServiceAsyncStub(AssociateServiceStub):
     ListClientBook: _aio.UnaryUnaryMultiCallable[_associate_service_pb2.ListClientBookRequest, _associate_service_pb2.ListClientBookResponse]  # type: ignore[assignment]
     """An associate's customers (`associates/{associate}`) or a store's
     (`stores/{store}`, managers and headquarters).
+    """
+    ExportCustomerData: _aio.UnaryUnaryMultiCallable[_associate_service_pb2.ExportCustomerDataRequest, _associate_service_pb2.ExportCustomerDataResponse]  # type: ignore[assignment]
+    """Everything this service holds about one customer, for her export (GDPR art. 15/20;
+    PIPL art. 45): her assignment and its history, claims, tasks, the interactions and
+    purchases it logged, attributions and their corrections, her client-book entry. The
+    customer service's ExportCustomer gathers it, forwarding its caller: headquarters,
+    internal services and the manager of her home store; never associates.
     """
 
 class AssociateServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -269,6 +283,19 @@ class AssociateServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_associate_service_pb2.ListClientBookResponse, _abc.Awaitable[_associate_service_pb2.ListClientBookResponse]]:
         """An associate's customers (`associates/{associate}`) or a store's
         (`stores/{store}`, managers and headquarters).
+        """
+
+    @_abc_1.abstractmethod
+    def ExportCustomerData(
+        self,
+        request: _associate_service_pb2.ExportCustomerDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_associate_service_pb2.ExportCustomerDataResponse, _abc.Awaitable[_associate_service_pb2.ExportCustomerDataResponse]]:
+        """Everything this service holds about one customer, for her export (GDPR art. 15/20;
+        PIPL art. 45): her assignment and its history, claims, tasks, the interactions and
+        purchases it logged, attributions and their corrections, her client-book entry. The
+        customer service's ExportCustomer gathers it, forwarding its caller: headquarters,
+        internal services and the manager of her home store; never associates.
         """
 
 def add_AssociateServiceServicer_to_server(servicer: AssociateServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
