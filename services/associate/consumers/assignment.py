@@ -1,6 +1,6 @@
 """The `assignment` consumer: customer events applied to who holds her (referral, store
-rule, pool, QR scans, merges, erasure and deletion), and to what access knows of her (that
-she exists, her home store)."""
+rule, pool, QR scans, merges and unmerges, erasure and deletion), and to what access knows
+of her (that she exists, her home store)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ EVENT_TYPES = (
     event_types.CUSTOMER_UPDATED,
     event_types.INTERACTION_RECORDED,
     event_types.CUSTOMER_MERGED,
+    event_types.CUSTOMER_UNMERGED,
     event_types.CUSTOMER_ERASED,
     event_types.CUSTOMER_DELETED,
 )
@@ -57,6 +58,12 @@ async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope, *, confi
     elif kind == event_types.CUSTOMER_MERGED:
         merged = payload(envelope, cev.CustomerMerged)
         await assignments.customers_merged(uow, customer_id_of(merged.survivor), customer_id_of(merged.duplicate))
+    elif kind == event_types.CUSTOMER_UNMERGED:
+        unmerged = payload(envelope, cev.CustomerUnmerged)
+        restored = unmerged.customer
+        await assignments.customer_unmerged(
+            uow, customer_id_of(unmerged.duplicate), restored.home_store, unmerged.merge
+        )
     elif kind == event_types.CUSTOMER_ERASED:
         erased = payload(envelope, cev.CustomerErased)
         await privacy.holders_erased(uow, customer_id_of(erased.customer))

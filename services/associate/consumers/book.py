@@ -19,6 +19,7 @@ EVENT_TYPES = (
     event_types.PURCHASE_RECORDED,
     event_types.INTERACTION_RECORDED,
     event_types.CUSTOMER_MERGED,
+    event_types.CUSTOMER_UNMERGED,
     event_types.CUSTOMER_ERASED,
     event_types.CUSTOMER_DELETED,
 )
@@ -54,6 +55,10 @@ async def handle(uow: UnitOfWork, envelope: envelope_pb2.EventEnvelope) -> None:
     elif kind == event_types.CUSTOMER_MERGED:
         merged = payload(envelope, cev.CustomerMerged)
         await book.customers_merged(uow, customer_id_of(merged.survivor), customer_id_of(merged.duplicate))
+    elif kind == event_types.CUSTOMER_UNMERGED:
+        # She is back: her profile as restored (her purchases and contacts stay counted on
+        # the survivor, as the merge left them).
+        await _profile_changed(uow, payload(envelope, cev.CustomerUnmerged).customer)
     elif kind == event_types.CUSTOMER_ERASED:
         await book.customer_forgotten(uow, customer_id_of(payload(envelope, cev.CustomerErased).customer))
     elif kind == event_types.CUSTOMER_DELETED:

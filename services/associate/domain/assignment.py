@@ -207,3 +207,14 @@ def followers_after_merge(duplicate: Holding, survivor: Holding) -> tuple[str | 
     Returns (new primary or None, associates to add as secondaries)."""
     primary = duplicate.primary if duplicate.primary and not survivor.primary else None
     return primary, duplicate.secondaries
+
+
+def for_restored_customer(
+    *, before: Decision | None, before_holds_books: bool, home_store: str, candidates: Sequence[Candidate]
+) -> Decision:
+    """A customer an unmerge brought back: the primary associate she had before the merge
+    (`before`, held for the reason she had her) while that associate still holds books,
+    else rule 2 (her home store's least-loaded active associate), else rule 3 (the pool)."""
+    if before is not None and before.associate_id and before_holds_books:
+        return before
+    return for_new_customer(referral=None, home_store=home_store, candidates=candidates)

@@ -177,3 +177,16 @@ async def pool_page(conn: AsyncConnection, store: str | None, after: Position, l
     if store is None:
         return as_rows(PooledRow, (await conn.execute(_POOL_PAGE, params)).all())
     return as_rows(PooledRow, (await conn.execute(_STORE_POOL_PAGE, {**params, "store": store})).all())
+
+
+_LAST_PRIMARY = sa.text(
+    "SELECT associate, reason FROM assignment_history "
+    "WHERE customer_id = :c AND role = 1 AND associate <> '' ORDER BY id DESC LIMIT 1"
+)
+
+
+async def last_primary(conn: AsyncConnection, customer_id: str) -> tuple[str, int] | None:
+    """The primary associate her history last gave her, and why (also once she was
+    removed, e.g. merged into another customer)."""
+    row = (await conn.execute(_LAST_PRIMARY, {"c": customer_id})).one_or_none()
+    return (row.associate, row.reason) if row is not None else None

@@ -1,6 +1,6 @@
 """Who holds a customer: reading her assignment and its history, the headquarters pool,
 transfers, and the assignment rules applied to customer events (a new customer, a QR
-scan, a merge, an erasure or deletion)."""
+scan, a merge and its undoing, an erasure or deletion)."""
 
 from __future__ import annotations
 
@@ -180,6 +180,32 @@ async def customers_merged(uow: UnitOfWork, survivor: str, duplicate: str) -> No
         await holders.make_primary(uow, survivor, primary, Reason.TRANSFER, note)
     for associate_id in secondaries:
         await holders.add_secondary(uow, survivor, associate_id, Reason.TRANSFER, note)
+
+
+async def customer_unmerged(uow: UnitOfWork, customer_id: str, home_store: str, merge: str) -> None:
+    """An unmerge brought her back (`customer_id`, the merge's duplicate): she is known
+    again, and held by the usual rules: the primary associate she had before the merge if
+    that associate still holds books, else her home store's least-loaded active
+    associate, else the headquarters pool. One who is already held again is kept."""
+    conn = uow.conn
+    await assignments.lock(conn, customer_id)
+    await customers.remember(conn, customer_id, home_store)
+    current = await assignments.holding(conn, customer_id)
+    if current.primary or current.in_pool:
+        return
+    last = await assignments.last_primary(conn, customer_id)
+    before = assignment.Decision(last[0], Reason(last[1])) if last is not None else None
+    previous = await associates.get(conn, last[0]) if last is not None else None
+    candidates = []
+    if home_store.startswith("stores/"):
+        candidates = await associates.candidates(conn, bare(home_store, "stores"))
+    decision = assignment.for_restored_customer(
+        before=before,
+        before_holds_books=previous is not None and holds_books(previous),
+        home_store=home_store,
+        candidates=candidates,
+    )
+    await holders.make_primary(uow, customer_id, decision.associate_id, decision.reason, f"restored by {merge}")
 
 
 async def customer_removed(uow: UnitOfWork, customer_id: str, how: str) -> None:
