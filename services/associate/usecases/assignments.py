@@ -110,14 +110,20 @@ async def _referral(conn: AsyncConnection, code: str, actor: str) -> str | None:
     return None
 
 
+async def _known_and_unheld(conn: AsyncConnection, customer_id: str, home_store: str) -> bool:
+    """Under her lock: she is known (with her home store), and whether nobody holds her
+    yet (no primary associate, not in the pool)."""
+    await assignments.lock(conn, customer_id)
+    await customers.remember(conn, customer_id, home_store)
+    current = await assignments.holding(conn, customer_id)
+    return not (current.primary or current.in_pool)
+
+
 async def customer_created(uow: UnitOfWork, customer_id: str, referral_code: str, home_store: str, actor: str) -> None:
     """A new customer is bound by referral, else to her home store's least-loaded
     associate, else parked in the headquarters pool. One she already has is kept."""
     conn = uow.conn
-    await assignments.lock(conn, customer_id)
-    await customers.remember(conn, customer_id, home_store)
-    current = await assignments.holding(conn, customer_id)
-    if current.primary or current.in_pool:
+    if not await _known_and_unheld(conn, customer_id, home_store):
         return
     referral = await _referral(conn, referral_code, actor)
     candidates = []
@@ -188,10 +194,7 @@ async def customer_unmerged(uow: UnitOfWork, customer_id: str, home_store: str, 
     that associate still holds books, else her home store's least-loaded active
     associate, else the headquarters pool. One who is already held again is kept."""
     conn = uow.conn
-    await assignments.lock(conn, customer_id)
-    await customers.remember(conn, customer_id, home_store)
-    current = await assignments.holding(conn, customer_id)
-    if current.primary or current.in_pool:
+    if not await _known_and_unheld(conn, customer_id, home_store):
         return
     last = await assignments.last_primary(conn, customer_id)
     before = assignment.Decision(last[0], Reason(last[1])) if last is not None else None
