@@ -16,7 +16,9 @@ or from the bench driver: `customer_data.run(admin_url=..., nats_url=...) -> dic
       segment (one home store) in chunks of 1,000; the server's resident memory is sampled
       every 20 ms while it streams. Targets: ≥ 50,000 customers/s, < 300 MB.
 
-The customer service runs as a process of its own on a fresh database.
+The customer service runs as a process of its own on a fresh database. The store every
+row names is made known to it first, as the associate service's store_created event would
+(bench.stores): the service refuses rows whose home store it does not know.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ import psycopg
 
 from atelier.customer.v1 import customer_pb2, customer_service_pb2_grpc, segment_pb2
 from atelier.customer.v1 import customer_service_pb2 as api
+from bench import stores
 from bench.sandbox import service_sandbox
 from servicekit.auth import PRINCIPAL_METADATA_KEY, Principal, Role, mint_internal_token
 
@@ -95,6 +98,7 @@ def _rss_sampler(pid: int, stop: threading.Event, peak: list[int]) -> None:
 
 
 def _measure(proc: subprocess.Popen, address: str, database_url: str, secret: str, n: int, batch: int) -> dict:
+    stores.make_known(database_url, [STORE])
     ceiling = _copy_ceiling(database_url, n)
     metadata = ((PRINCIPAL_METADATA_KEY, mint_internal_token(Principal("staff/bench-hq", Role.HQ), secret, 3600)),)
     batches = _batches(n, batch)
@@ -105,7 +109,13 @@ def _measure(proc: subprocess.Popen, address: str, database_url: str, secret: st
         import_rate = n / (time.perf_counter() - started)
         del batches
         if reply.accepted != n:
-            raise RuntimeError(f"import accepted {reply.accepted} of {n} rows")
+            why = ""
+            if reply.rejected_rows:
+                first = reply.rejected_rows[0]
+                why = f"; row {first.row_number}: " + ", ".join(
+                    f"{v.field}: {v.description}" for v in first.field_violations
+                )
+            raise RuntimeError(f"import accepted {reply.accepted} of {n} rows ({reply.rejected} rejected{why})")
 
         peak, stop = [0], threading.Event()
         sampler = threading.Thread(target=_rss_sampler, args=(proc.pid, stop, peak), daemon=True)

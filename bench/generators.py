@@ -69,10 +69,12 @@ def tool_version(tool: str) -> str | None:
 
 # A unique JSON body per request. {tid} is the wrk thread (1-based) or the Python worker,
 # {run} one digit distinguishing generator runs against the same database, {n} a counter.
-# The phone range +33 61… is kept free of seeded customers (bench.seeding).
+# The phone range +33 61… is kept free of seeded customers (bench.seeding). The home store
+# must be one the service knows: the bench makes it known when it seeds (bench.seeding).
+CREATE_STORE = "stores/paris-faubourg"
 CREATE_BODY = (
     '{{"givenName":"Camille","familyName":"Bench","locale":"fr-FR",'
-    '"homeStore":"stores/paris-faubourg","tier":"TIER_CLIENT",'
+    '"homeStore":"' + CREATE_STORE + '","tier":"TIER_CLIENT",'
     '"contactPoints":[{{"kind":"CONTACT_KIND_EMAIL","value":"camille.{tag}.{run}.{tid}.{n}@bench.example"}},'
     '{{"kind":"CONTACT_KIND_PHONE","value":"+33 61{run}{tid}{n:05d}"}}]}}'
 )

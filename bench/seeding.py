@@ -2,7 +2,9 @@
 COPY text straight into `customers` and `contact_points`, with `search_text` computed by
 the service's own rule (services.customer.domain.profile.search_text), so what search
 sees is exactly what CreateCustomer would have written. The service must have migrated
-the database first (it does at start-up).
+the database first (it does at start-up). The stores they live in are made known to the
+service in the same transaction: the rows its `directory` read model holds for a store
+whose store_created event it applied (bench.stores.copy_rows).
 
 Customers: names from six markets (pinyin for Chinese names), a locale and home store of
 that market, a tier, an e-mail (85 %), a mobile phone in E.164 (80 %), a WeChat id for
@@ -23,6 +25,8 @@ import psycopg
 
 from atelier.customer.v1 import customer_pb2
 from services.customer.domain.profile import ContactPoint, search_text
+
+from .stores import copy_rows as copy_store_rows
 
 EMAIL = customer_pb2.ContactKind.CONTACT_KIND_EMAIL
 PHONE = customer_pb2.ContactKind.CONTACT_KIND_PHONE
@@ -121,6 +125,8 @@ _MARKETS = {
         ["gmail.com", "libero.it", "hotmail.it", "yahoo.it", "alice.it", "icloud.com"],
     ),
 }
+# Every store a seeded customer may live in.
+STORES = tuple(store for spec in _MARKETS.values() for store in spec[2])
 _TIERS = [(1, 0.30), (2, 0.55), (3, 0.12), (4, 0.03)]
 _TAGS = ["vip", "lapsed", "leather-goods", "watches", "jewellery", "ready-to-wear", "fragrance", "new"]
 
@@ -142,17 +148,20 @@ class SeedResult:
     seconds: float
     copy_seconds: float
     vacuum_seconds: float
+    stores: int = 0
 
     def as_dict(self) -> dict:
         n = len(self.customers)
         return {
             "customers": n,
             "contact_points": self.contact_points,
+            "stores": self.stores,
             "seconds_total": round(self.seconds, 2),
             "seconds_copy": round(self.copy_seconds, 2),
             "seconds_vacuum_analyze": round(self.vacuum_seconds, 2),
             "customers_per_s_copy": round(n / self.copy_seconds) if self.copy_seconds else None,
-            "method": "COPY (pre-rendered text) into customers + contact_points, then VACUUM ANALYZE",
+            "method": "COPY (pre-rendered text) into customers + contact_points and their stores into "
+            "directory_stores, one transaction, then VACUUM ANALYZE",
         }
 
 
@@ -248,7 +257,9 @@ _CUSTOMER_COLUMNS = "id, given_name, family_name, locale, home_store, tier, tags
 _CONTACT_COLUMNS = "customer_id, kind, value, is_primary, position"
 
 
-def seed(database_url: str, count: int, *, batch: int = 5000) -> SeedResult:
+def seed(database_url: str, count: int, *, stores: tuple[str, ...] = (), batch: int = 5000) -> SeedResult:
+    """`count` customers, and STORES plus `stores` (others the caller's requests name)
+    made known to the service, in one transaction."""
     started = time.perf_counter()
     customers: list[SeedCustomer] = []
     customer_lines: list[str] = []
@@ -282,6 +293,7 @@ def seed(database_url: str, count: int, *, batch: int = 5000) -> SeedResult:
             with cur.copy(f"COPY contact_points ({_CONTACT_COLUMNS}) FROM STDIN") as copy:
                 for i in range(0, len(contact_lines), batch):
                     copy.write("".join(contact_lines[i : i + batch]))
+            store_count = copy_store_rows(cur, (*STORES, *stores))
         conn.commit()
     copy_seconds = time.perf_counter() - copy_started
     vacuum_started = time.perf_counter()
@@ -297,4 +309,5 @@ def seed(database_url: str, count: int, *, batch: int = 5000) -> SeedResult:
         seconds=time.perf_counter() - started,
         copy_seconds=copy_seconds,
         vacuum_seconds=vacuum_seconds,
+        stores=store_count,
     )
