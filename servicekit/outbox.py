@@ -464,6 +464,8 @@ class OutboxRelay:
             log.error("purge row %d names no customer; skipped", row.seq)
             await conn.execute(_MARK, {"seqs": [row.seq]})
             return True
+        # Purges before this one are done (by this relay or another): forget their horizons.
+        self._purge_horizons = {seq: xid for seq, xid in self._purge_horizons.items() if seq >= row.seq}
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._poll_interval
         async with conn.cursor(row_factory=dict_row) as cur:
