@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 
 from atelier.associate.v1 import associate_service_pb2_grpc, performance_service_pb2_grpc, task_service_pb2_grpc
+from servicekit.callers import CallerGate
 from servicekit.config import ServiceConfig
 from servicekit.server import ServiceRuntime
 from servicekit.uow import Transactions
@@ -40,7 +41,7 @@ def build(config: ServiceConfig) -> tuple[ServiceRuntime, Callable[[grpc.aio.Ser
     runtime = ServiceRuntime(config, grpc_services=GRPC_SERVICES, migrations_dir=MIGRATIONS)
     tx = Transactions(runtime.engine)
     # A departed, suspended or moved member of staff is refused on every RPC (audit item 7).
-    runtime.set_caller_gate(callers.CallerGate(tx))
+    runtime.set_caller_gate(CallerGate(callers.standings(tx)))
     # Settings from the environment, checked now: a bad value stops the start.
     task_rules = TaskRuleConfig.from_env(os.environ)
     attribution_window = window_from_env(os.environ)

@@ -22,6 +22,7 @@ from atelier.customer.v1 import (
 )
 from servicekit import telemetry
 from servicekit.audit import AuditWriter
+from servicekit.callers import CallerGate
 from servicekit.config import ServiceConfig, optional
 from servicekit.server import ServiceRuntime
 from servicekit.uow import Transactions
@@ -33,7 +34,7 @@ from .api.timeline_service import TimelineServicer
 from .consumers import assignments, directory
 from .domain.computed_tags import TagRules
 from .usecases.associate_export import AssociateExports
-from .usecases.directory import CallerGate
+from .usecases.directory import standings
 
 SERVICE_NAME = customer_service_pb2.DESCRIPTOR.services_by_name["CustomerService"].full_name
 PURCHASE_SERVICE_NAME = purchase_service_pb2.DESCRIPTOR.services_by_name["PurchaseService"].full_name
@@ -69,8 +70,9 @@ def build(
     runtime.add_consumer(purpose="assignments", event_types=assignments.EVENT_TYPES, handler=assignments.handle)
     runtime.add_consumer(purpose="directory", event_types=directory.EVENT_TYPES, handler=directory.handle)
     # Every RPC: a member of staff the directory knows as departed, on leave, moved to
-    # another store or no longer a manager is refused, whatever her token says.
-    runtime.set_caller_gate(CallerGate(tx))
+    # another store or no longer holding the role her token claims is refused, whatever
+    # her token says (servicekit.callers).
+    runtime.set_caller_gate(CallerGate(standings(tx)))
 
     # Audit records of reads are batched in memory and written every ~100 ms; the last
     # ones are flushed once in-flight calls have drained at shutdown.

@@ -2,10 +2,10 @@
 use case loaded (what the service knows of a customer, the records of the associates
 concerned, a task's holder).
 
-Every call first passes the caller gate (check_caller): a member of staff who departed,
-is on leave, moved store or lost her manager role is refused everywhere. Then
-headquarters (and the platform's own services) reach everything, a manager her store, an
-associate her own book, tasks and figures. A customer belongs to her home store and to
+Every call first passes the caller gate (servicekit.callers, judging `standing`): a
+member of staff who departed, is on leave, moved store or lost her role is refused
+everywhere. Then headquarters (and the platform's own services) reach everything, a
+manager her store, an associate her own book, tasks and figures. A customer belongs to her home store and to
 her holders' stores; only when all of them are a manager's may she move the customer.
 Store staff asking for a customer, task, claim, hand-over or ledger entry out of reach,
 or one that does not exist, get the same PERMISSION_DENIED (AIP-211), so ids of other
@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from servicekit.auth import Principal, Role
+from servicekit.callers import Standing
 from servicekit.errors import AtelierError, FailedPrecondition, NotFound, PermissionDenied, invalid
 
 from .names import bare, prefixed
@@ -33,31 +34,19 @@ def everywhere(p: Principal) -> bool:
 
 # -- every call: is the caller still what her token says? -------------------------------
 
-# The least staff role a token's role needs (StaffRole numbers rank the roles).
-_LEAST_ROLE = {Role.ASSOCIATE: StaffRole.ASSOCIATE, Role.MANAGER: StaffRole.MANAGER, Role.HQ: StaffRole.HQ}
+# The principal role each staff role holds (StaffRole numbers as stored).
+_HOLDS: dict[int, Role] = {StaffRole.ASSOCIATE: Role.ASSOCIATE, StaffRole.MANAGER: Role.MANAGER, StaffRole.HQ: Role.HQ}
 
 
-def check_caller(p: Principal, staff: Staff | None) -> None:
-    """The caller gate (usecases.callers), before every RPC of this service: a member of
-    staff whose record this service holds (`staff`) must be active (a departed or
-    suspended associate can do nothing), work in the store her token names (associates
-    and managers) and hold at least the role her token claims. A token without an
-    associate id, or one naming an associate this service has no record of, is judged by
-    its role and store as before: this service holds every record it ever issued, so an
-    unknown id is not one of its staff whose standing changed. The platform's own
-    services pass."""
-    if staff is None or p.role is Role.SERVICE or not p.associate_id:
-        return
-    if staff.status != Status.ACTIVE:
-        raise _refused(p, "CALLER_INACTIVE", f"is not an active member of staff ({Status(staff.status).name.lower()})")
-    if p.role in (Role.ASSOCIATE, Role.MANAGER) and p.store != prefixed("stores", staff.store_id):
-        raise _refused(p, "CALLER_STORE_CHANGED", f"no longer works in {p.store or 'the store of her token'}")
-    if staff.role < _LEAST_ROLE[p.role]:
-        raise _refused(p, "CALLER_ROLE_CHANGED", f"is no longer {p.role.value} staff")
-
-
-def _refused(p: Principal, reason: str, why: str) -> PermissionDenied:
-    return PermissionDenied(f"{p.subject} {why}", reason=reason, metadata={"associate": f"associates/{p.associate_id}"})
+def standing(staff: Staff | None) -> Standing | None:
+    """What the caller gate (servicekit.callers.check_standing, before every RPC of this
+    service) judges of a member of staff whose record this service holds: her store, her
+    role and her status. None for an id without a record: this service holds every
+    record it ever issued, so an unknown id is not one of its staff whose standing
+    changed, and her token is judged by its role and store as before."""
+    if staff is None:
+        return None
+    return Standing(prefixed("stores", staff.store_id), _HOLDS.get(staff.role), Status(staff.status).name.lower())
 
 
 def manages(p: Principal, store: str) -> bool:

@@ -5,9 +5,10 @@ An associate reaches the customers she holds (primary or secondary, as the assoc
 service's assignment_changed events say), a manager the customers of her store,
 headquarters and internal services everything.
 
-Before any of that, the caller herself must still be who her token says
-(`check_standing`): a member of staff the directory knows as departed or on leave, moved
-to another store, or no longer a manager, can do nothing, whatever her token says.
+Before any of that, the caller herself must still be who her token says (the caller
+gate, servicekit.callers, judging `standing`): a member of staff the directory knows as
+departed or on leave, moved to another store, or no longer holding the role her token
+claims, can do nothing, whatever her token says.
 """
 
 from __future__ import annotations
@@ -15,10 +16,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from servicekit.auth import Principal, Role
+from servicekit.callers import Standing
 from servicekit.errors import AlreadyExists, AtelierError, NotFound, PermissionDenied
 
+from .directory import StaffRecord
+
 _EVERYWHERE = (Role.HQ, Role.SERVICE)
-_STORE_BOUND = (Role.ASSOCIATE, Role.MANAGER)
 
 
 @dataclass(frozen=True)
@@ -38,38 +41,20 @@ class Scope:
     associate: str | None = None
 
 
-@dataclass(frozen=True)
-class Standing:
-    """What the directory (domain/directory.py) says of a member of staff now: her store
-    (`stores/{id}`), her role ("associate", "manager" or "hq") and whether she is active."""
-
-    store: str
-    role: str
-    active: bool
+# The principal role each role word of the directory holds.
+_HOLDS = {role.value: role for role in (Role.ASSOCIATE, Role.MANAGER, Role.HQ)}
 
 
-def check_standing(principal: Principal, standing: Standing | None) -> None:
-    """Refuse a caller whose token outlived what it says: a member of staff (any role but
-    internal services) known as not active (departed, on leave); an associate or a manager
-    whose store is no longer the token's; a manager token of someone who is no longer a
-    manager. `standing` None means the directory does not know her associate id (or the
-    token carries none): she is let through as before, because the directory learns of a
-    new member of staff from an event that may arrive a moment after her first token is
-    used; once known, her standing decides."""
-    if standing is None or principal.role is Role.SERVICE or not principal.associate_id:
-        return
-    if not standing.active:
-        raise _refused(principal, "CALLER_INACTIVE", "is not an active member of staff")
-    if principal.role in _STORE_BOUND and standing.store != principal.store:
-        raise _refused(principal, "CALLER_STORE_CHANGED", f"no longer works in {principal.store}")
-    if principal.role is Role.MANAGER and standing.role != Role.MANAGER.value:
-        raise _refused(principal, "CALLER_ROLE_CHANGED", "is no longer a manager")
-
-
-def _refused(principal: Principal, reason: str, why: str) -> PermissionDenied:
-    return PermissionDenied(
-        f"{principal.subject} {why}", reason=reason, metadata={"associate": f"associates/{principal.associate_id}"}
-    )
+def standing(record: StaffRecord | None) -> Standing | None:
+    """What the caller gate (servicekit.callers.check_standing) judges of a member of
+    staff the directory (domain/directory.py) knows: her store, her role and her status
+    as the last applied event said. None when the directory does not know her associate
+    id: she is let through as before, because the directory learns of a new member of
+    staff from an event that may arrive a moment after her first token is used; once
+    known, her standing decides."""
+    if record is None:
+        return None
+    return Standing(record.store, _HOLDS.get(record.role), record.status)
 
 
 def scope(principal: Principal) -> Scope:

@@ -1,7 +1,7 @@
 """The directory of stores and staff (domain/directory.py): keeping it from the associate
-service's events (the `directory` consumer), the caller gate every RPC passes
-(domain/access.check_standing, over a short cache) and the check that the stores and
-referral codes a request names exist.
+service's events (the `directory` consumer), the lookup of the caller gate every RPC
+passes (domain/access.standing, judged by servicekit.callers) and the check that the
+stores and referral codes a request names exist.
 
 A client that has just created a store or an associate through the associate service
 and names it here at once (the demo loader, a back office) races the event that tells
@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
-from servicekit.auth import Principal, Role
+from servicekit.callers import Lookup, Standing
 from servicekit.errors import Violations
 from servicekit.uow import Transactions, UnitOfWork
 
@@ -123,50 +123,12 @@ async def check_references(
 # -- the caller gate --------------------------------------------------------------------
 
 
-class CallerGate:
-    """Awaited by the runtime on every RPC once the caller's token verified: refuses a
-    member of staff who is no longer what her token says (domain/access.check_standing).
+def standings(tx: Transactions) -> Lookup:
+    """The caller gate's lookup (servicekit.callers.CallerGate, wired in app.py): the
+    standing of an associate id as the directory knows it (None: not known yet)."""
 
-    Standings are cached for `ttl` seconds (at most 2) per associate id, so a departure,
-    a leave or a move to another store takes effect within the event's delivery plus
-    `ttl`, and a busy associate costs one indexed read per `ttl`, not one per call.
-    An associate id the directory does not know is cached as unknown for as long (the
-    read model may lag at her creation; she is let through meanwhile)."""
+    async def standing(associate_id: str) -> Standing | None:
+        async with tx.read() as conn:
+            return access.standing(await store.staff(conn, associate_id))
 
-    MAX_TTL = 2.0
-
-    def __init__(
-        self,
-        tx: Transactions,
-        *,
-        ttl: float = 1.0,
-        max_entries: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ):
-        if not 0 <= ttl <= self.MAX_TTL:
-            raise ValueError(f"the caller gate's cache keeps standings at most {self.MAX_TTL}s")
-        self._tx = tx
-        self._ttl = ttl
-        self._max_entries = max_entries
-        self._clock = clock
-        self._cache: dict[str, tuple[float, access.Standing | None]] = {}
-
-    async def __call__(self, caller: Principal) -> None:
-        if not caller.associate_id or caller.role is Role.SERVICE:
-            return
-        access.check_standing(caller, await self.standing(caller.associate_id))
-
-    async def standing(self, associate_id: str) -> access.Standing | None:
-        now = self._clock()
-        cached = self._cache.get(associate_id)
-        if cached is not None and cached[0] > now:
-            return cached[1]
-        async with self._tx.read() as conn:
-            record = await store.staff(conn, associate_id)
-        standing = None if record is None else access.Standing(record.store, record.role, record.active)
-        if len(self._cache) >= self._max_entries:
-            self._cache = {k: v for k, v in self._cache.items() if v[0] > now}
-            if len(self._cache) >= self._max_entries:
-                self._cache.clear()
-        self._cache[associate_id] = (now + self._ttl, standing)
-        return standing
+    return standing

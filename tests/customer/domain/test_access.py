@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from servicekit.auth import SYSTEM, Principal, Role
+from servicekit.callers import Standing, check_standing
 from servicekit.errors import PermissionDenied
 from services.customer.domain import access
+from services.customer.domain.directory import StaffRecord
 
 PARIS, LYON = "stores/paris", "stores/lyon"
 ASSOCIATE = Principal(subject="associates/a-1", role=Role.ASSOCIATE, associate_id="a-1", store=PARIS)
@@ -100,41 +104,58 @@ def test_scope_of_lists_and_searches():
     assert access.scope(HQ) == access.Scope()
 
 
-# -- the caller's standing (audit item 7) -----------------------------------------------
+# -- the caller's standing (audit item 7): the directory's record, judged by the gate ------
 
-ACTIVE_ASSOCIATE = access.Standing(PARIS, "associate", active=True)
+
+def staff(store: str, role: str, active: bool) -> Standing | None:
+    """What the caller gate judges of a member of staff the directory knows with these words."""
+    status = "active" if active else "departed"
+    return access.standing(StaffRecord("a-1", store, role, status, "", datetime(2026, 1, 1, tzinfo=UTC)))
+
+
+ACTIVE_ASSOCIATE = staff(PARIS, "associate", active=True)
 
 
 def test_an_active_member_of_staff_of_the_tokens_store_passes():
-    access.check_standing(ASSOCIATE, ACTIVE_ASSOCIATE)
-    access.check_standing(MANAGER, access.Standing(PARIS, "manager", active=True))
+    check_standing(ASSOCIATE, ACTIVE_ASSOCIATE)
+    check_standing(MANAGER, staff(PARIS, "manager", active=True))
 
 
 def test_a_departed_or_absent_member_of_staff_can_do_nothing():
     for status_role in ("associate", "manager"):
-        gone = access.Standing(PARIS, status_role, active=False)
-        assert reason(access.check_standing, ASSOCIATE, gone) == "CALLER_INACTIVE"
-        assert reason(access.check_standing, MANAGER, gone) == "CALLER_INACTIVE"
+        gone = staff(PARIS, status_role, active=False)
+        assert reason(check_standing, ASSOCIATE, gone) == "CALLER_INACTIVE"
+        assert reason(check_standing, MANAGER, gone) == "CALLER_INACTIVE"
     hq_staff = Principal(subject="staff/hq-2", role=Role.HQ, associate_id="hq-2")
-    assert reason(access.check_standing, hq_staff, access.Standing("", "hq", active=False)) == "CALLER_INACTIVE"
-    access.check_standing(hq_staff, access.Standing("", "hq", active=True))
+    assert reason(check_standing, hq_staff, staff("", "hq", active=False)) == "CALLER_INACTIVE"
+    check_standing(hq_staff, staff("", "hq", active=True))
 
 
 def test_a_token_of_her_former_store_or_role_is_refused():
-    moved = access.Standing(LYON, "associate", active=True)
-    assert reason(access.check_standing, ASSOCIATE, moved) == "CALLER_STORE_CHANGED"
-    demoted = access.Standing(PARIS, "associate", active=True)
-    assert reason(access.check_standing, MANAGER, demoted) == "CALLER_ROLE_CHANGED"
+    moved = staff(LYON, "associate", active=True)
+    assert reason(check_standing, ASSOCIATE, moved) == "CALLER_STORE_CHANGED"
+    demoted = staff(PARIS, "associate", active=True)
+    assert reason(check_standing, MANAGER, demoted) == "CALLER_ROLE_CHANGED"
     # A manager who kept an associate's token loses nothing by it.
-    access.check_standing(ASSOCIATE, access.Standing(PARIS, "manager", active=True))
+    check_standing(ASSOCIATE, staff(PARIS, "manager", active=True))
+    # An HQ token of someone the directory knows as store staff claims a role she does not hold.
+    hq_token = Principal(subject="associates/a-1", role=Role.HQ, associate_id="a-1")
+    assert reason(check_standing, hq_token, staff(PARIS, "manager", active=True)) == "CALLER_ROLE_CHANGED"
 
 
 def test_an_unknown_member_of_staff_or_a_service_passes():
-    access.check_standing(ASSOCIATE, None)
-    access.check_standing(HQ, None)
-    access.check_standing(SYSTEM, access.Standing("", "", active=False))
+    assert access.standing(None) is None
+    check_standing(ASSOCIATE, None)
+    check_standing(HQ, None)
+    check_standing(SYSTEM, staff("", "", active=False))
     # A token without an associate id has no standing to check.
-    access.check_standing(HQ, access.Standing("", "hq", active=False))
+    check_standing(HQ, staff("", "hq", active=False))
+
+
+def test_the_directorys_words_are_the_gates_standing():
+    assert staff(PARIS, "manager", active=True) == Standing(PARIS, Role.MANAGER, "active")
+    assert staff("", "hq", active=False) == Standing("", Role.HQ, "departed")
+    assert staff(PARIS, "", active=True) == Standing(PARIS, None, "active")
 
 
 # -- what a caller learns of a taken contact point (audit item 8) ------------------------
