@@ -291,6 +291,10 @@ class Supervisor:
                 ATELIER_LOG_LEVEL=self.options.log_level,
                 OTEL_SERVICE_NAME=f"atelier-{spec.name}",
             )
+            # Services ask each other over gRPC (e.g. an export gathers every service's data).
+            env.update(
+                {other.address_env: f"{LOCALHOST}:{p}" for other, p in zip(services, ports, strict=True) if other is not spec}
+            )
             self._services.append(self._child(spec.name, spec.module, env))
         state.record_addresses(
             self.options.state_dir,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from google.protobuf.message import Message
@@ -59,6 +60,12 @@ async def claim(conn: AsyncConnection, method: str, request_id: str, request: Me
     if (await conn.execute(_CLAIM, params)).first() is not None:
         return None
     row = (await conn.execute(_EXISTING, params)).one()
+    if row.request_hash.startswith(_TOMBSTONE):
+        raise FailedPrecondition(
+            "this request's result was withdrawn (the person it concerned was erased)",
+            reason=row.request_hash.removeprefix(_TOMBSTONE),
+            metadata={"request_id": request_id},
+        )
     if row.request_hash != digest:
         raise FailedPrecondition(
             "request_id was already used for a different request or by another caller",
@@ -71,3 +78,45 @@ async def claim(conn: AsyncConnection, method: str, request_id: str, request: Me
 
 async def remember(conn: AsyncConnection, method: str, request_id: str, response: Message) -> None:
     await conn.execute(_STORE, {"m": method, "r": request_id, "resp": response.SerializeToString()})
+
+
+# -- withdrawing stored replies (erasure) -------------------------------------------------
+
+# A withdrawn key keeps its row with `tombstone:<REASON>` in place of the fingerprint: a
+# replay is refused with that reason instead of being answered or run again.
+_TOMBSTONE = "tombstone:"
+
+# Stored replies that may name one of these resources: candidates only, to be decided on
+# the decoded reply (a name that merely contains hers is not hers).
+_STORED_REPLIES = sa.text(
+    """
+    SELECT method, request_id, response FROM idempotency_keys k WHERE k.response IS NOT NULL AND EXISTS (
+        SELECT 1 FROM unnest(CAST(:names AS text[])) n WHERE position(convert_to(n, 'UTF8') IN k.response) > 0)
+    """
+)
+_WITHDRAW = sa.text(
+    "UPDATE idempotency_keys SET response = NULL, request_hash = :tombstone WHERE method = :m AND request_id = :r"
+)
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    method: str
+    request_id: str
+    response: bytes
+
+
+async def stored_replies(conn: AsyncConnection, names: list[str]) -> list[StoredReply]:
+    """Stored replies whose bytes contain one of `names` (decide on the decoded reply)."""
+    if not names:
+        return []
+    rows = await conn.execute(_STORED_REPLIES, {"names": names})
+    return [StoredReply(r.method, r.request_id, bytes(r.response)) for r in rows]
+
+
+async def withdraw(conn: AsyncConnection, keys: list[tuple[str, str]], reason: str) -> int:
+    """Drop these (method, request_id) replies, keeping their keys as tombstones: a replay
+    is refused with FAILED_PRECONDITION `reason` and nothing of the reply is kept."""
+    if keys:
+        await conn.execute(_WITHDRAW, [{"m": m, "r": r, "tombstone": _TOMBSTONE + reason} for m, r in keys])
+    return len(keys)

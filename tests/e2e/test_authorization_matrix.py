@@ -282,6 +282,11 @@ EXPECTATIONS: dict[str, Rule] = {
     "GET /v1/{name=customers/*}:export": Rule(
         "ExportCustomer", MANAGEMENT, lambda s, c: Call({"name": s["customer"]}), missing=("customer",)
     ),
+    # AssociateService's part of an export (what it holds about her), asked by the customer
+    # service with the caller's principal; the same people may read it.
+    "GET /v1/{name=customers/*}:exportAssociateData": Rule(
+        "ExportCustomerData", MANAGEMENT, lambda s, c: Call({"name": s["customer"]}), missing=("customer",)
+    ),
     "POST /v1/{name=customers/*}:erase": Rule(
         "EraseCustomer",
         HEADQUARTERS,

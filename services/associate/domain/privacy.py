@@ -22,8 +22,8 @@ from .access import CustomerFacts, check_reach_customer, deny
 # her assignment) or kept (they never name a customer).
 WITHDRAW_REPLIES = ("CreateTask", "ClaimClient", "TransferClient")
 KEEP_REPLIES = ("CreateStore", "CreateAssociate")
-# What a withdrawn reply's key holds in place of the request's fingerprint.
-ERASED_REQUEST = "tombstone:CUSTOMER_ERASED"
+# The reason a replay of a withdrawn request is refused with.
+ERASED_REQUEST = "CUSTOMER_ERASED"
 
 
 def check_export(p: Principal, c: CustomerFacts) -> None:

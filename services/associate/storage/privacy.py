@@ -8,7 +8,6 @@ of her attributions are joined in (they name the attribution, not her).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -45,34 +44,3 @@ async def export_rows(conn: AsyncConnection, customer_id: str) -> dict[str, list
         out[table] = _rows((await conn.execute(stmt, {"id": customer_id})).scalar_one())
     out["attribution_corrections"] = _rows((await conn.execute(_CORRECTIONS, {"id": customer_id})).scalar_one())
     return out
-
-
-# Stored replies that may name her: candidates, decided on the decoded reply (a name
-# that merely contains hers is not hers).
-_STORED_REPLIES = sa.text(
-    "SELECT method, request_id, response FROM idempotency_keys "
-    "WHERE response IS NOT NULL AND position(convert_to(:name, 'UTF8') IN response) > 0"
-)
-_WITHDRAW = sa.text(
-    "UPDATE idempotency_keys SET response = NULL, request_hash = :tombstone WHERE method = :m AND request_id = :r"
-)
-
-
-@dataclass(frozen=True)
-class StoredReply:
-    method: str
-    request_id: str
-    response: bytes
-
-
-async def stored_replies(conn: AsyncConnection, name: str) -> list[StoredReply]:
-    rows = await conn.execute(_STORED_REPLIES, {"name": name})
-    return [StoredReply(r.method, r.request_id, bytes(r.response)) for r in rows]
-
-
-async def withdraw_replies(conn: AsyncConnection, keys: list[tuple[str, str]], tombstone: str) -> int:
-    """Drop these stored replies and keep their keys as tombstones (`tombstone` in place of
-    the request's fingerprint): a replay is refused instead of answered or run again."""
-    if keys:
-        await conn.execute(_WITHDRAW, [{"m": m, "r": r, "tombstone": tombstone} for m, r in keys])
-    return len(keys)

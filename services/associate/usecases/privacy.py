@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from atelier.associate.v1 import associate_service_pb2 as api
-from servicekit import outbox
+from servicekit import idempotency, outbox
 from servicekit.auth import Principal
 from servicekit.events import customer_of
 from servicekit.uow import Transactions, UnitOfWork
@@ -57,10 +57,10 @@ async def holders_erased(uow: UnitOfWork, customer_id: str) -> None:
     name = f"customers/{customer_id}"
     withdrawn = [
         (reply.method, reply.request_id)
-        for reply in await privacy.stored_replies(uow.conn, name)
+        for reply in await idempotency.stored_replies(uow.conn, [name])
         if rules.withdraws_reply(reply.method) and name in messages.customers_named(reply.method, reply.response)
     ]
-    await privacy.withdraw_replies(uow.conn, withdrawn, rules.ERASED_REQUEST)
+    await idempotency.withdraw(uow.conn, withdrawn, rules.ERASED_REQUEST)
     await _forget_events(uow, customer_id)
 
 

@@ -71,9 +71,8 @@ def plan(tables: Iterable[str]) -> Plan:
 WITHDRAW_REPLIES = ("CreateCustomer", "CreateNote")
 # Kept: replies holding ids only (a merge names two customers and nothing personal).
 KEEP_REPLIES = ("MergeCustomers",)
-# What a withdrawn reply's key holds in place of the request's fingerprint: the reason a
-# replay is refused.
-ERASED_REQUEST = "tombstone:CUSTOMER_ERASED"
+# The reason a replay of a withdrawn request is refused with.
+ERASED_REQUEST = "CUSTOMER_ERASED"
 
 
 def withdraws_reply(method: str) -> bool:

@@ -122,42 +122,6 @@ async def erase(conn: AsyncConnection, customer_id: str, plan: Plan, actor: str,
     return Erased(erase_time=erase_time, counts=counts, customers=names)
 
 
-# Stored replies of idempotent requests that may name one of them: the candidates, to be
-# decided exactly on the decoded reply (a name containing hers is not hers).
-_STORED_REPLIES = sa.text(
-    """
-    SELECT method, request_id, response FROM idempotency_keys k WHERE k.response IS NOT NULL AND EXISTS (
-        SELECT 1 FROM unnest(CAST(:names AS text[])) n WHERE position(convert_to(n, 'UTF8') IN k.response) > 0)
-    """
-)
-_WITHDRAW = sa.text(
-    "UPDATE idempotency_keys SET response = NULL, request_hash = :tombstone WHERE method = :m AND request_id = :r"
-)
-
-
-@dataclass(frozen=True)
-class StoredReply:
-    method: str
-    request_id: str
-    response: bytes
-
-
-async def stored_replies(conn: AsyncConnection, names: list[str]) -> list[StoredReply]:
-    return [
-        StoredReply(r.method, r.request_id, bytes(r.response))
-        for r in await conn.execute(_STORED_REPLIES, {"names": names})
-    ]
-
-
-async def withdraw_replies(conn: AsyncConnection, keys: list[tuple[str, str]], tombstone: str) -> int:
-    """Drop these stored replies and keep their keys as tombstones (`tombstone` in place of
-    the request's fingerprint): a replay is refused instead of answered or run again."""
-    if not keys:
-        return 0
-    await conn.execute(_WITHDRAW, [{"m": m, "r": r, "tombstone": tombstone} for m, r in keys])
-    return len(keys)
-
-
 _AUDIT_PAGE = """
 SELECT id, occur_time, actor, role, action, resource, purpose, request_id FROM audit_records
 WHERE (CAST(:resource AS text) IS NULL OR resource = :resource)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from atelier.customer.v1 import privacy_service_pb2 as api
-from servicekit import audit, outbox
+from servicekit import audit, idempotency, outbox
 from servicekit.auth import Principal
 from servicekit.uow import Transactions
 
@@ -77,13 +77,13 @@ async def erase_customer(
         everyone = set(erased.customers)
         withdrawn = [
             (reply.method, reply.request_id)
-            for reply in await privacy.stored_replies(uow.conn, erased.customers)
+            for reply in await idempotency.stored_replies(uow.conn, erased.customers)
             if erasure.withdraws_reply(reply.method)
             and messages.customers_named(reply.method, reply.response) & everyone
         ]
         counts = {
             **erased.counts,
-            "idempotency_keys": await privacy.withdraw_replies(uow.conn, withdrawn, erasure.ERASED_REQUEST),
+            "idempotency_keys": await idempotency.withdraw(uow.conn, withdrawn, erasure.ERASED_REQUEST),
         }
         # Her subjects are purged from the stream after every event recorded before; then
         # every service hears of it (the erased events name her by id only, never purged).

@@ -355,10 +355,8 @@ async def test_replaying_an_erased_persons_requests_is_refused(customer_stub, cu
     replay = await rpc_error(create(customer_stub, request_id=request_id, home_store=store, given_name=f"{canary}g"))
     note_replay = await rpc_error(customer_stub.CreateNote(note, metadata=md(hq()), timeout=TIMEOUT))
     for exc in (replay, note_replay):
-        # The reason is the idempotency layer's: REQUEST_ID_REUSED until it tells
-        # tombstones apart (then CUSTOMER_ERASED, the reason the tombstone records).
         assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION, exc.details()
-        assert error_info(exc).reason in ("CUSTOMER_ERASED", "REQUEST_ID_REUSED")
+        assert error_info(exc).reason == "CUSTOMER_ERASED"
     async with await connect(customer_service) as conn:
         cur = await conn.execute(
             "SELECT response IS NULL, request_hash FROM idempotency_keys WHERE request_id = %s", (request_id,)
