@@ -1,8 +1,11 @@
-"""Opaque page tokens for keyset pagination (AIP-158).
+"""Opaque page tokens for keyset pagination (AIP-158), and the page a list asks for.
 
 A token holds the position after the last item returned and a fingerprint of the query
 it belongs to, so it cannot be replayed against a different filter. Keyset positions
 (not offsets) keep paging stable while rows are being inserted.
+
+A list reads its request into a `Page` (size, position, query), fetches `page.limit`
+rows after `page.position`, answers `page.items(rows)` and `page.next_token(rows, key)`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -43,6 +47,31 @@ def next_token(rows: Sequence[Row], size: int, query: str, position: Callable[[R
     """The token of the page after `rows` (fetched with LIMIT size + 1), '' on the last
     page; `position(row)` gives the keyset position of the page's last row."""
     return encode(position(rows[size - 1]), query) if len(rows) > size else ""
+
+
+@dataclass(frozen=True)
+class Page:
+    """A page a list asks for: how many items (`size`), the keyset position it starts
+    after (None: the first page) and the query its tokens are bound to (a token of
+    another query is refused)."""
+
+    size: int
+    position: list[Any] | None
+    query: str = ""
+
+    @property
+    def limit(self) -> int:
+        """Rows to fetch: one more than the page shows tells whether another page follows."""
+        return self.size + 1
+
+    def items(self, rows: Sequence[Row]) -> Sequence[Row]:
+        """The rows the page shows (of rows fetched with `limit`)."""
+        return rows[: self.size]
+
+    def next_token(self, rows: Sequence[Row], position: Callable[[Row], Sequence[object]]) -> str:
+        """The token of the page after `rows` (fetched with `limit`), '' on the last page;
+        `position(row)` gives the keyset position of the page's last row."""
+        return next_token(rows, self.size, self.query, position)
 
 
 def decode(token: str, query: str = "", *, shape: tuple[type, ...] | None = None) -> list[Any] | None:

@@ -13,6 +13,7 @@ from atelier.associate.v1 import associate_service_pb2 as api
 from servicekit import names, paging
 from servicekit.context import principal
 from servicekit.errors import Violations, invalid
+from servicekit.paging import Page
 from servicekit.uow import Transactions, parse_etag
 
 from ..domain import book as book_query
@@ -20,7 +21,6 @@ from ..domain import staff, stores
 from ..domain.assignment import MAX_REASON, Role
 from ..usecases import assignments, associates, book, claims, handover, privacy
 from ..usecases import stores as store_cases
-from ..usecases.reads import Page
 from . import filters, requests
 from .directory_fields import ASSOCIATE, STORE
 

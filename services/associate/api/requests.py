@@ -11,9 +11,9 @@ from google.protobuf import timestamp_pb2
 
 from servicekit import idempotency, names, paging
 from servicekit.errors import Violations, invalid
+from servicekit.paging import Page
 
 from ..domain.assignment import MAX_REASON
-from ..usecases.reads import Page
 
 
 def resource_id(violations: Violations, name: str, collection: str, field: str) -> str:

@@ -13,6 +13,7 @@ from atelier.associate.v1 import assignment_pb2
 from atelier.associate.v1 import associate_service_pb2 as api
 from servicekit.auth import Principal
 from servicekit.errors import NotFound
+from servicekit.paging import Page
 from servicekit.uow import Idempotent, Transactions, UnitOfWork
 
 from ..domain import access, assignment
@@ -23,7 +24,7 @@ from ..domain.tasks import TaskRuleConfig
 from ..messages import assignment as messages
 from ..storage import assignments, associates, customers
 from . import customer_facts, holders, task_triggers
-from .reads import Page, found
+from .reads import found
 
 
 async def get_customer_assignment(

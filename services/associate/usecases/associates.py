@@ -10,13 +10,14 @@ from atelier.associate.v1 import associate_pb2
 from atelier.associate.v1 import associate_service_pb2 as api
 from servicekit import names
 from servicekit.auth import Principal
+from servicekit.paging import Page
 from servicekit.uow import Idempotent, Transactions, UnitOfWork, check_etag
 
 from ..domain import access, staff
 from ..domain.names import prefixed
 from ..messages import directory, events
 from ..storage import associates
-from .reads import Page, by_creation, found
+from .reads import by_creation, found
 from .writes import Change, create_once
 
 

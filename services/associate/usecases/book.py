@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from atelier.associate.v1 import associate_service_pb2 as api
 from servicekit.auth import Principal
+from servicekit.paging import Page
 from servicekit.uow import Transactions, UnitOfWork
 
 from ..domain import access
@@ -15,7 +16,7 @@ from ..domain.book import BookFilter, CustomerProfile, Order
 from ..domain.names import prefixed
 from ..messages import assignment as messages
 from ..storage import associates, book, stores
-from .reads import Page, found
+from .reads import found
 
 
 async def list_book(

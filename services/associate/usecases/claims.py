@@ -8,6 +8,7 @@ from atelier.associate.v1 import assignment_pb2
 from atelier.associate.v1 import associate_service_pb2 as api
 from servicekit import names
 from servicekit.auth import Principal
+from servicekit.paging import Page
 from servicekit.uow import Idempotent, Transactions, UnitOfWork
 
 from ..domain import access, claims
@@ -17,7 +18,7 @@ from ..messages import assignment as messages
 from ..storage import assignments, associates
 from ..storage import claims as claims_db
 from . import customer_facts, holders
-from .reads import Page, by_creation, found
+from .reads import by_creation, found
 
 
 async def claim_customer(

@@ -11,6 +11,7 @@ from atelier.associate.v1 import performance_pb2
 from atelier.associate.v1 import performance_service_pb2 as api
 from servicekit.auth import Principal, Role
 from servicekit.errors import NotFound, invalid
+from servicekit.paging import Page
 from servicekit.uow import Transactions, check_etag
 
 from ..domain import access
@@ -20,7 +21,6 @@ from ..domain.names import prefixed
 from ..messages import events
 from ..messages import performance as messages
 from ..storage import associates, ledger, performance
-from .reads import Page
 
 
 async def _check_scope(conn: AsyncConnection, caller: Principal, scope: FigureScope) -> None:

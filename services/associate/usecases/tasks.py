@@ -10,6 +10,7 @@ from atelier.associate.v1 import task_pb2
 from atelier.associate.v1 import task_service_pb2 as api
 from servicekit import names
 from servicekit.auth import Principal
+from servicekit.paging import Page
 from servicekit.uow import Idempotent, Transactions, UnitOfWork, check_etag
 
 from ..domain import access
@@ -19,7 +20,6 @@ from ..messages import events
 from ..messages import tasks as messages
 from ..storage import associates, tasks
 from . import customer_facts, greetings, task_routes
-from .reads import Page
 from .writes import create_once
 
 

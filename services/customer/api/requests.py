@@ -25,6 +25,7 @@ from atelier.customer.v1 import (
 )
 from servicekit import context, names, paging
 from servicekit.errors import Violations, invalid
+from servicekit.paging import Page
 
 from ..domain import imports
 from ..domain.interactions import InteractionInput
@@ -33,7 +34,6 @@ from ..domain.profile import ContactPoint, ImportantDate, Preference, ProfileInp
 from ..domain.purchases import LineInput, PurchaseInput, ReturnInput
 from ..domain.segments import LifetimeValueInput, SegmentInput
 from ..usecases.audit_trail import ReadAudit
-from ..usecases.pages import Page
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

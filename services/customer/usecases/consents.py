@@ -6,6 +6,7 @@ from atelier.customer.v1 import customer_pb2
 from atelier.customer.v1 import customer_service_pb2 as api
 from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
+from servicekit.paging import Page
 from servicekit.uow import Transactions
 
 from ..domain import access, consent
@@ -14,7 +15,6 @@ from ..messages import customers as messages
 from ..messages import events
 from ..storage import consents, customers
 from .audit_trail import ReadAudit
-from .pages import Page
 from .reach import reached, read_of, required
 
 

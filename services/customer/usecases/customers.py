@@ -14,6 +14,7 @@ from servicekit import names
 from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
 from servicekit.errors import Violations
+from servicekit.paging import Page
 from servicekit.uow import Idempotent, Transactions, UnitOfWork, check_etag, parse_etag
 
 from ..domain import access, profile
@@ -26,7 +27,6 @@ from ..storage import customers, merges
 from . import directory
 from .assignments import hold_if_associate
 from .audit_trail import ReadAudit
-from .pages import Page
 from .reach import disclosed, reached, required
 
 # Fields whose change rebuilds the search text.

@@ -7,13 +7,13 @@ from atelier.customer.v1 import customer_service_pb2 as api
 from servicekit import names
 from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
+from servicekit.paging import Page
 from servicekit.uow import Idempotent, Transactions, UnitOfWork
 
 from ..domain import access
 from ..messages import customers as messages
 from ..storage import notes
 from .audit_trail import ReadAudit
-from .pages import Page
 from .reach import reached, read_of
 
 

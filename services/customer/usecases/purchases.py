@@ -15,6 +15,7 @@ from servicekit import names
 from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
 from servicekit.errors import AlreadyExists, NotFound, Violations
+from servicekit.paging import Page
 from servicekit.uow import Transactions, UnitOfWork
 
 from ..domain import access, computed_tags, matching, profile
@@ -28,7 +29,6 @@ from ..storage import matching as contact_owners
 from . import directory
 from .assignments import hold_if_associate
 from .audit_trail import ReadAudit
-from .pages import Page
 from .reach import reached, read_of, required
 
 # A concurrent first purchase of the same unknown client, or of the same order, makes one

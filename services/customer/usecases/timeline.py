@@ -8,6 +8,7 @@ from atelier.customer.v1 import timeline_service_pb2 as api
 from servicekit import names
 from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
+from servicekit.paging import Page
 from servicekit.uow import Transactions
 
 from ..domain import access
@@ -19,7 +20,6 @@ from ..messages import timeline as messages
 from ..messages.purchases import interaction
 from ..storage import consents, interactions, notes, purchases, timeline
 from .audit_trail import ReadAudit
-from .pages import Page
 from .reach import reached
 
 
