@@ -12,17 +12,9 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from servicekit.errors import invalid
+from servicekit.vocabulary import Tier
 
 from .assignment import Role
-
-
-class Tier(IntEnum):
-    """The customer's tier (the customer contract's Tier numbers)."""
-
-    PROSPECT = 1
-    CLIENT = 2
-    VIP = 3
-    VVIP = 4
 
 
 @dataclass(frozen=True)
@@ -90,12 +82,13 @@ def parse_filter(text: str) -> BookFilter:
 
 def _enum(enum: type[IntEnum], prefix: str, value: str) -> int:
     """The member a filter value names, with or without the contract's prefix
-    (`VIP` or `TIER_VIP`)."""
+    (`VIP` or `TIER_VIP`); UNSPECIFIED (0) names nothing to filter on."""
     name = value.upper()
     name = name.removeprefix(prefix)
-    member = enum.__members__.get(name)
+    members = {n: m for n, m in enum.__members__.items() if m != 0}
+    member = members.get(name)
     if member is None:
-        allowed = ", ".join(prefix + n for n in enum.__members__)
+        allowed = ", ".join(prefix + n for n in members)
         raise invalid("filter", f"unknown value {value!r}; one of {allowed}")
     return int(member)
 

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from servicekit.auth import Principal, Role
 from servicekit.errors import FailedPrecondition, invalid
+from servicekit.vocabulary import ImportantDateKind
 
 from .names import bare
 
@@ -48,14 +49,6 @@ class TaskStatus(IntEnum):
 # What an associate still has to act on; the others are closed for good.
 ACTIONABLE = (TaskStatus.OPEN, TaskStatus.SNOOZED)
 CLOSING = (TaskStatus.DONE, TaskStatus.CANCELLED)
-
-
-class ImportantDateKind(IntEnum):
-    """The customer contract's ImportantDateKind numbers."""
-
-    BIRTHDAY = 1
-    ANNIVERSARY = 2
-    OTHER = 3
 
 
 @dataclass(frozen=True)

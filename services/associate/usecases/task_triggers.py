@@ -13,9 +13,10 @@ from datetime import datetime
 
 from servicekit import names
 from servicekit.uow import UnitOfWork
+from servicekit.vocabulary import InteractionKind
 
 from ..domain import tasks as planning
-from ..domain.interactions import Interaction, Kind
+from ..domain.interactions import Interaction
 from ..domain.names import bare
 from ..domain.tasks import PlannedTask, Route, TaskRuleConfig
 from ..messages import events
@@ -64,7 +65,7 @@ async def interaction_recorded(uow: UnitOfWork, event_id: str, it: Interaction, 
     conn = uow.conn
     cid = it.customer_id
     await interactions.record(conn, it)
-    if it.kind == Kind.STORE_VISIT:
+    if it.kind == InteractionKind.STORE_VISIT:
         route = await task_routes.route(conn, cid, fallback_store=it.store)
         planned = planning.follow_up_visit(it.name, it.occur_time, planning.zone(route.time_zone), config)
         planned = await _suggesting_her_channel(uow, cid, planned)

@@ -9,8 +9,7 @@ import re
 from dataclasses import dataclass, field
 
 from servicekit.errors import invalid
-
-from .profile import Tier
+from servicekit.vocabulary import Tier
 
 _TERM = re.compile(r'^\s*(\w+)\s*(=|:)\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
 

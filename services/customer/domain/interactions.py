@@ -5,38 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from enum import IntEnum
 
 from servicekit.errors import Violations
+from servicekit.vocabulary import Direction, InteractionKind
 
 from . import replays
 from .channels import CHANNELS
 from .purchases import CLOCK_SKEW
-
-
-class InteractionKind(IntEnum):
-    """atelier.customer.v1.InteractionKind, same numbers."""
-
-    UNSPECIFIED = 0
-    MESSAGE = 1
-    STORE_VISIT = 2
-    QR_SCAN = 3
-    WEB_VISIT = 4
-    MENU_CLICK = 5
-    CAMPAIGN_DELIVERED = 6
-    CAMPAIGN_OPENED = 7
-    CAMPAIGN_CLICKED = 8
-    CALL = 9
-    APPOINTMENT = 10
-
-
-class Direction(IntEnum):
-    """atelier.customer.v1.Direction, same numbers."""
-
-    UNSPECIFIED = 0
-    INBOUND = 1
-    OUTBOUND = 2
-
 
 KINDS = frozenset(int(k) for k in InteractionKind)
 _DIRECTIONS = frozenset(int(d) for d in Direction)

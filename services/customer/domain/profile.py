@@ -11,11 +11,11 @@ import calendar
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
 from servicekit import names
 from servicekit.errors import Violations, invalid
+from servicekit.vocabulary import ImportantDateKind, Tier
 
 from . import contacts
 
@@ -41,25 +41,6 @@ OUTPUT_ONLY = (
     "purchase_stats",
     "computed_tags",
 )
-
-
-class Tier(IntEnum):
-    """atelier.customer.v1.Tier, same numbers."""
-
-    UNSPECIFIED = 0
-    PROSPECT = 1
-    CLIENT = 2
-    VIP = 3
-    VVIP = 4
-
-
-class ImportantDateKind(IntEnum):
-    """atelier.customer.v1.ImportantDateKind, same numbers."""
-
-    UNSPECIFIED = 0
-    BIRTHDAY = 1
-    ANNIVERSARY = 2
-    OTHER = 3
 
 
 _LOCALE = re.compile(r"^[a-zA-Z]{2,3}(-[a-zA-Z0-9]{2,8})*$")

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from servicekit.errors import Violations
+from servicekit.vocabulary import Tier
 
 from .consent import Requirement, read_requirement
-from .profile import Tier
 
 _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _STORE = re.compile(r"^stores/[a-z0-9][a-z0-9-]{0,62}$")

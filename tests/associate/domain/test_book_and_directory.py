@@ -15,7 +15,9 @@ def test_book_filter_terms():
     assert book.parse_filter("  ") == book.BookFilter()
 
 
-@pytest.mark.parametrize("text", ["tier = GOLD", "price > 3", "role = ASSIGNMENT_ROLE_UNSPECIFIED", "tier"])
+@pytest.mark.parametrize(
+    "text", ["tier = GOLD", "price > 3", "role = ASSIGNMENT_ROLE_UNSPECIFIED", "tier = TIER_UNSPECIFIED", "tier"]
+)
 def test_bad_book_filters_name_the_filter(text):
     with pytest.raises(InvalidArgument) as caught:
         book.parse_filter(text)
