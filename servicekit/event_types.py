@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
+from atelier.events.v1 import appointments_events_pb2 as appointments_ev
 from atelier.events.v1 import associate_events_pb2 as associate_ev
 from atelier.events.v1 import customer_events_pb2 as customer_ev
 
@@ -38,14 +39,24 @@ TASK_UPDATED = "atelier.associate.task_updated"
 ATTRIBUTION_RECORDED = "atelier.associate.attribution_recorded"
 ATTRIBUTION_CORRECTED = "atelier.associate.attribution_corrected"
 
-# appointments service (its contract arrives with the service; consumed by name today)
+# appointments service
 APPOINTMENT_BOOKED = "atelier.appointments.booked"
+APPOINTMENT_RESCHEDULED = "atelier.appointments.rescheduled"
+APPOINTMENT_CANCELLED = "atelier.appointments.cancelled"
+APPOINTMENT_CHECKED_IN = "atelier.appointments.checked_in"
+APPOINTMENT_COMPLETED = "atelier.appointments.completed"
+APPOINTMENT_NO_SHOW = "atelier.appointments.no_show"
+APPOINTMENT_REMINDER_DUE = "atelier.appointments.reminder_due"
+ASSORTMENT_SET = "atelier.appointments.assortment_set"
+GUEST_INVITED = "atelier.appointments.invited"
+RSVP_CHANGED = "atelier.appointments.rsvp_changed"
+GUEST_CHECKED_IN = "atelier.appointments.guest_checked_in"
 
 # Types already consumed by name whose event proto (documented subject and payload) has
-# not landed yet. The contract test requires every other constant to be documented in
-# protos/atelier/events/v1 with its payload in PAYLOADS, and fails once one of these is
-# documented, so it leaves this set then.
-AWAITING_CONTRACT: frozenset[str] = frozenset({APPOINTMENT_BOOKED})
+# not landed yet (none today). The contract test requires every other constant to be
+# documented in protos/atelier/events/v1 with its payload in PAYLOADS, and fails once one
+# of these is documented, so it leaves this set then.
+AWAITING_CONTRACT: frozenset[str] = frozenset()
 
 PAYLOADS: dict[str, type[Message]] = {
     CUSTOMER_CREATED: customer_ev.CustomerCreated,
@@ -68,4 +79,15 @@ PAYLOADS: dict[str, type[Message]] = {
     TASK_UPDATED: associate_ev.TaskChanged,
     ATTRIBUTION_RECORDED: associate_ev.AttributionChanged,
     ATTRIBUTION_CORRECTED: associate_ev.AttributionChanged,
+    APPOINTMENT_BOOKED: appointments_ev.AppointmentChanged,
+    APPOINTMENT_RESCHEDULED: appointments_ev.AppointmentChanged,
+    APPOINTMENT_CANCELLED: appointments_ev.AppointmentChanged,
+    APPOINTMENT_CHECKED_IN: appointments_ev.AppointmentChanged,
+    APPOINTMENT_COMPLETED: appointments_ev.AppointmentChanged,
+    APPOINTMENT_NO_SHOW: appointments_ev.AppointmentChanged,
+    APPOINTMENT_REMINDER_DUE: appointments_ev.AppointmentReminderDue,
+    ASSORTMENT_SET: appointments_ev.AssortmentSet,
+    GUEST_INVITED: appointments_ev.InvitationChanged,
+    RSVP_CHANGED: appointments_ev.InvitationChanged,
+    GUEST_CHECKED_IN: appointments_ev.InvitationChanged,
 }
