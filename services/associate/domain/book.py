@@ -7,10 +7,10 @@ its `filter` and `order_by` (small AIP-160 / AIP-132 subsets).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from servicekit import filter_terms
 from servicekit.errors import invalid
 from servicekit.vocabulary import Tier
 
@@ -30,8 +30,6 @@ class CustomerProfile:
 
 
 DEFAULT_PAGE_SIZE = 50
-
-_TERM = re.compile(r'^\s*(\w+)\s*(=|:)\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
 
 
 @dataclass(frozen=True)
@@ -58,25 +56,17 @@ ORDERS = {
 
 
 def parse_filter(text: str) -> BookFilter:
-    if not text.strip():
-        return BookFilter()
     tier = role = None
     tags: list[str] = []
-    for term in re.split(r"\s+AND\s+", text.strip()):
-        match = _TERM.match(term)
-        if not match:
-            raise invalid("filter", f'cannot read {term.strip()!r}; expected e.g. tier = TIER_VIP AND tags:"watches"')
-        name, op, value = match.groups()
-        if value.startswith('"'):
-            value = value[1:-1].replace('\\"', '"')
-        if name == "tier" and op == "=":
-            tier = _enum(Tier, "TIER_", value)
-        elif name == "role" and op == "=":
-            role = _enum(Role, "ASSIGNMENT_ROLE_", value)
-        elif name == "tags":
-            tags.append(value.lower())
+    for term in filter_terms.read(text, 'tier = TIER_VIP AND tags:"watches"'):
+        if term.name == "tier" and term.op == "=":
+            tier = _enum(Tier, "TIER_", term.value)
+        elif term.name == "role" and term.op == "=":
+            role = _enum(Role, "ASSIGNMENT_ROLE_", term.value)
+        elif term.name == "tags":
+            tags.append(term.value.lower())
         else:
-            raise invalid("filter", f"unsupported term {term.strip()!r}; use tier =, role =, tags:")
+            raise filter_terms.unsupported(term, "tier =, role =, tags:")
     return BookFilter(tier=tier, role=role, tags=tuple(tags))
 
 

@@ -5,13 +5,11 @@ tier = TIER_VIP AND home_store = "stores/paris" AND tags:"press"
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 
+from servicekit import filter_terms
 from servicekit.errors import invalid
 from servicekit.vocabulary import Tier
-
-_TERM = re.compile(r'^\s*(\w+)\s*(=|:)\s*("(?:[^"\\]|\\.)*"|[^\s"]+)\s*$')
 
 
 @dataclass(frozen=True)
@@ -22,26 +20,18 @@ class CustomerFilter:
 
 
 def parse(text: str) -> CustomerFilter:
-    if not text.strip():
-        return CustomerFilter()
     tier: int | None = None
     home_store: str | None = None
     tags: list[str] = []
-    for term in re.split(r"\s+AND\s+", text.strip()):
-        match = _TERM.match(term)
-        if not match:
-            raise invalid("filter", f'cannot read {term.strip()!r}; expected e.g. tier = TIER_VIP AND tags:"press"')
-        name, op, value = match.groups()
-        if value.startswith('"'):
-            value = value[1:-1].replace('\\"', '"')
-        if name == "tier" and op == "=":
-            tier = _tier(value)
-        elif name == "home_store" and op == "=":
-            home_store = value
-        elif name == "tags":
-            tags.append(value.lower())
+    for term in filter_terms.read(text, 'tier = TIER_VIP AND tags:"press"'):
+        if term.name == "tier" and term.op == "=":
+            tier = _tier(term.value)
+        elif term.name == "home_store" and term.op == "=":
+            home_store = term.value
+        elif term.name == "tags":
+            tags.append(term.value.lower())
         else:
-            raise invalid("filter", f"unsupported term {term.strip()!r}; use tier =, home_store =, tags:")
+            raise filter_terms.unsupported(term, "tier =, home_store =, tags:")
     return CustomerFilter(tier=tier, home_store=home_store, tags=tuple(tags))
 
 
