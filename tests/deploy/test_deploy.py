@@ -468,8 +468,20 @@ def test_network_policies(default_docs):
     (peer,) = rule["from"]
     assert set(peer) == {"podSelector"}
     assert [c for c, labels in pods.items() if selects(peer["podSelector"]["matchLabels"], labels)] == ["gateway"]
-    egress_ports = {p["port"] for r in by_component["customer"]["egress"] for p in r["ports"]}
-    assert egress_ports == {53, 5432, 4222}
+    egress = by_component["customer"]["egress"]
+    assert {p["port"] for r in egress for p in r["ports"]} == {53, 5432, 4222, 50051}
+    # ...and the associate service's gRPC port, which an export asks (values: calls).
+    (to_associate,) = [r for r in egress if r["ports"][0]["port"] == 50051]
+    assert [
+        c for c, labels in pods.items() if selects(to_associate["to"][0]["podSelector"]["matchLabels"], labels)
+    ] == ["associate"]
+    # associate: the gateway and the customer service, only on the gRPC port.
+    (rule,) = by_component["associate"]["ingress"]
+    assert rule["ports"] == [{"port": 50051, "protocol": "TCP"}]
+    callers = sorted(
+        c for peer in rule["from"] for c, labels in pods.items() if selects(peer["podSelector"]["matchLabels"], labels)
+    )
+    assert callers == ["customer", "gateway"]
 
     # gateway: HTTP from anywhere; egress to DNS and the services' gRPC port only, one rule each.
     assert by_component["gateway"]["ingress"] == [{"ports": [{"port": 8080, "protocol": "TCP"}]}]
