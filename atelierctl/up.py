@@ -293,7 +293,11 @@ class Supervisor:
             )
             # Services ask each other over gRPC (e.g. an export gathers every service's data).
             env.update(
-                {other.address_env: f"{LOCALHOST}:{p}" for other, p in zip(services, ports, strict=True) if other is not spec}
+                {
+                    other.address_env: f"{LOCALHOST}:{p}"
+                    for other, p in zip(services, ports, strict=True)
+                    if other is not spec
+                }
             )
             self._services.append(self._child(spec.name, spec.module, env))
         state.record_addresses(

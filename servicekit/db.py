@@ -24,7 +24,7 @@ import psycopg
 import sqlalchemy.exc as sa_exc
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from servicekit.errors import Aborted, AtelierError, Unavailable
 
@@ -232,3 +232,20 @@ class DatabaseProbe:
         if conn is not None and not conn.closed:
             with contextlib.suppress(psycopg.Error, OSError):
                 await conn.close()
+
+
+_TABLES_WITH_COLUMN = text(
+    """
+    SELECT table_name::text FROM information_schema.columns
+    WHERE table_schema = current_schema() AND column_name = :column
+      AND table_name IN (SELECT table_name FROM information_schema.tables
+                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE')
+    ORDER BY table_name
+    """
+)
+
+
+async def tables_with_column(conn: AsyncConnection, column: str) -> list[str]:
+    """The service's own tables that have `column` (e.g. every table holding rows about a
+    customer, for export and erasure: a new table is covered without being listed)."""
+    return [r[0] for r in await conn.execute(_TABLES_WITH_COLUMN, {"column": column})]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -17,6 +18,7 @@ from google.protobuf.message import Message
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from servicekit.errors import FailedPrecondition, invalid
+from servicekit.events import customer_of
 
 DDL = """
 CREATE TABLE idempotency_keys (
@@ -120,3 +122,18 @@ async def withdraw(conn: AsyncConnection, keys: list[tuple[str, str]], reason: s
     if keys:
         await conn.execute(_WITHDRAW, [{"m": m, "r": r, "tombstone": _TOMBSTONE + reason} for m, r in keys])
     return len(keys)
+
+
+# What each idempotent method stores and the fields of that reply that name customers (or
+# their child resources): what erasure reads to tell whether a stored reply is about her.
+ReplyNames = Mapping[str, tuple[type[Message], tuple[str, ...]]]
+
+
+def customers_named(kinds: ReplyNames, method: str, reply: bytes) -> set[str]:
+    """The customers (`customers/{id}`) a stored reply of `method` is about, by equality
+    of the names it carries; none for a method whose reply names no customer."""
+    kind, fields = kinds.get(method, (None, ()))
+    if kind is None:
+        return set()
+    message = kind.FromString(reply)
+    return {customer_of(str(getattr(message, f))) for f in fields} - {""}

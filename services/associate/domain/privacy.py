@@ -13,34 +13,24 @@ does with the stored replies of requests about her. Pure, no I/O.
 
 from __future__ import annotations
 
+from servicekit import erasure as erasure_rules
 from servicekit.auth import Principal, Role
-from servicekit.errors import FailedPrecondition
+from servicekit.erasure import ReplyRules
 
 from .access import CustomerFacts, check_reach_customer, deny
 
 # Stored replies that name her, by method: withdrawn (a task's title, a claim's reason,
 # her assignment) or kept (they never name a customer).
-WITHDRAW_REPLIES = ("CreateTask", "ClaimClient", "TransferClient")
-KEEP_REPLIES = ("CreateStore", "CreateAssociate")
-# The reason a replay of a withdrawn request is refused with.
-ERASED_REQUEST = "CUSTOMER_ERASED"
+REPLIES = ReplyRules(
+    withdraw=("CreateTask", "ClaimClient", "TransferClient"),
+    keep=("CreateStore", "CreateAssociate"),
+)
+WITHDRAW_REPLIES, KEEP_REPLIES = REPLIES.withdraw, REPLIES.keep
+ERASED_REQUEST = erasure_rules.ERASED_REQUEST
+withdraws_reply = REPLIES.withdraws
 
 
 def check_export(p: Principal, c: CustomerFacts) -> None:
     if p.role is Role.ASSOCIATE:
         raise deny(p, "export a customer's data", resource=c.name)
     check_reach_customer(p, c)
-
-
-def withdraws_reply(method: str) -> bool:
-    """Whether a stored reply of `method` naming her is withdrawn (or kept);
-    FAILED_PRECONDITION for a method erasure has no rule for."""
-    if method in WITHDRAW_REPLIES:
-        return True
-    if method in KEEP_REPLIES:
-        return False
-    raise FailedPrecondition(
-        f"erasure has no rule for the stored replies of {method}; refusing a partial erasure",
-        reason="ERASURE_RULE_MISSING",
-        metadata={"method": method},
-    )

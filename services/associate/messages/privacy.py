@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from google.protobuf.message import Message
-
 from atelier.associate.v1 import assignment_pb2, task_pb2
 from atelier.associate.v1 import associate_service_pb2 as api
-from servicekit.events import customer_of
+from servicekit import idempotency
 
 
 def export(held: dict[str, list[Any]]) -> api.ExportCustomerDataResponse:
@@ -19,7 +17,7 @@ def export(held: dict[str, list[Any]]) -> api.ExportCustomerDataResponse:
 
 
 # The reply each idempotent method stores that can name a customer, and those fields.
-_REPLY_NAMES: dict[str, tuple[type[Message], tuple[str, ...]]] = {
+_REPLY_NAMES: idempotency.ReplyNames = {
     "CreateTask": (task_pb2.Task, ("customer",)),
     "ClaimClient": (assignment_pb2.Claim, ("customer",)),
     "TransferClient": (assignment_pb2.CustomerAssignment, ("name",)),
@@ -27,10 +25,5 @@ _REPLY_NAMES: dict[str, tuple[type[Message], tuple[str, ...]]] = {
 
 
 def customers_named(method: str, reply: bytes) -> set[str]:
-    """The customers (`customers/{id}`) a stored reply of `method` is about, by equality of
-    the names it carries; none for a method whose reply names no customer."""
-    kind, fields = _REPLY_NAMES.get(method, (None, ()))
-    if kind is None:
-        return set()
-    message = kind.FromString(reply)
-    return {customer_of(str(getattr(message, f))) for f in fields} - {""}
+    """The customers a stored reply of `method` is about (servicekit.idempotency)."""
+    return idempotency.customers_named(_REPLY_NAMES, method, reply)

@@ -13,15 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-_CUSTOMER_TABLES = sa.text(
-    """
-    SELECT table_name::text FROM information_schema.columns
-    WHERE table_schema = current_schema() AND column_name = 'customer_id'
-      AND table_name IN (SELECT table_name FROM information_schema.tables
-                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE')
-    ORDER BY table_name
-    """
-)
+from servicekit import db
+
 _CORRECTIONS = sa.text(
     """
     SELECT COALESCE(jsonb_agg(to_jsonb(c) ORDER BY c.id), '[]') FROM attribution_corrections c
@@ -37,7 +30,7 @@ def _rows(value: Any) -> list[Any]:
 async def export_rows(conn: AsyncConnection, customer_id: str) -> dict[str, list[Any]]:
     """Every row held about the customer, per table (timestamps and amounts as text)."""
     out: dict[str, list[Any]] = {}
-    for (table,) in (await conn.execute(_CUSTOMER_TABLES)).all():
+    for table in await db.tables_with_column(conn, "customer_id"):
         stmt = sa.text(
             f"SELECT COALESCE(jsonb_agg(to_jsonb(t) - 'customer_id'), '[]') FROM \"{table}\" t WHERE customer_id = :id"
         )

@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from servicekit import erasure as erasure_rules
+from servicekit.erasure import ReplyRules
 from servicekit.errors import FailedPrecondition, Violations
 
 MAX_REASON = 500
@@ -68,22 +70,11 @@ def plan(tables: Iterable[str]) -> Plan:
 # Stored replies (request_id replays) that name her, by method. Withdrawn: the reply goes
 # and its key stays as a tombstone, so replaying the request (her create, a note about
 # her) is refused instead of answered with her data or run again to bring her back.
-WITHDRAW_REPLIES = ("CreateCustomer", "CreateNote")
-# Kept: replies holding ids only (a merge names two customers and nothing personal).
-KEEP_REPLIES = ("MergeCustomers",)
-# The reason a replay of a withdrawn request is refused with.
-ERASED_REQUEST = "CUSTOMER_ERASED"
-
-
-def withdraws_reply(method: str) -> bool:
-    """Whether a stored reply of `method` naming her is withdrawn (or kept);
-    FAILED_PRECONDITION for a method erasure has no rule for."""
-    if method in WITHDRAW_REPLIES:
-        return True
-    if method in KEEP_REPLIES:
-        return False
-    raise FailedPrecondition(
-        f"erasure has no rule for the stored replies of {method}; refusing a partial erasure",
-        reason="ERASURE_RULE_MISSING",
-        metadata={"method": method},
-    )
+REPLIES = ReplyRules(
+    withdraw=("CreateCustomer", "CreateNote"),
+    # Kept: replies holding ids only (a merge names two customers and nothing personal).
+    keep=("MergeCustomers",),
+)
+WITHDRAW_REPLIES, KEEP_REPLIES = REPLIES.withdraw, REPLIES.keep
+ERASED_REQUEST = erasure_rules.ERASED_REQUEST
+withdraws_reply = REPLIES.withdraws

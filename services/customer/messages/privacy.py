@@ -7,13 +7,11 @@ from datetime import datetime
 from typing import Any
 
 from google.protobuf import json_format
-from google.protobuf.message import Message
 
 from atelier.customer.v1 import customer_pb2
 from atelier.customer.v1 import customer_service_pb2 as customer_api
 from atelier.customer.v1 import privacy_service_pb2 as api
-from servicekit import wire
-from servicekit.events import customer_of
+from servicekit import idempotency, wire
 
 from ..storage.privacy import AuditRow
 
@@ -46,7 +44,7 @@ def export(
 
 # The reply each idempotent method stores, and its fields that name customers (or their
 # child resources): what erasure reads to tell whether a stored reply is about her.
-_REPLY_NAMES: dict[str, tuple[type[Message], tuple[str, ...]]] = {
+_REPLY_NAMES: idempotency.ReplyNames = {
     "CreateCustomer": (customer_pb2.Customer, ("name",)),
     "CreateNote": (customer_pb2.Note, ("name",)),
     "MergeCustomers": (customer_api.Merge, ("survivor", "duplicate")),
@@ -54,13 +52,8 @@ _REPLY_NAMES: dict[str, tuple[type[Message], tuple[str, ...]]] = {
 
 
 def customers_named(method: str, reply: bytes) -> set[str]:
-    """The customers (`customers/{id}`) a stored reply of `method` is about, by equality of
-    the names it carries; none for a method whose reply names no customer."""
-    kind, fields = _REPLY_NAMES.get(method, (None, ()))
-    if kind is None:
-        return set()
-    message = kind.FromString(reply)
-    return {customer_of(str(getattr(message, f))) for f in fields} - {""}
+    """The customers a stored reply of `method` is about (servicekit.idempotency)."""
+    return idempotency.customers_named(_REPLY_NAMES, method, reply)
 
 
 def erasure(name: str, erase_time: datetime, counts: dict[str, int]) -> api.EraseCustomerResponse:

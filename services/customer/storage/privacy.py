@@ -15,26 +15,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from servicekit import outbox
+from servicekit import db, outbox
 
 from ..domain.erasure import Plan
-
-_CUSTOMER_TABLES = sa.text(
-    """
-    SELECT table_name::text FROM information_schema.columns
-    WHERE table_schema = current_schema() AND column_name = 'customer_id'
-      AND table_name IN (SELECT table_name FROM information_schema.tables
-                         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE')
-    ORDER BY table_name
-    """
-)
 
 # The personal columns of the tables whose rows erasure keeps blanked.
 _BLANKED = {"interactions": "preview = '', reference = '', external_id = NULL"}
 
 
 async def customer_tables(conn: AsyncConnection) -> list[str]:
-    return [r[0] for r in await conn.execute(_CUSTOMER_TABLES)]
+    return await db.tables_with_column(conn, "customer_id")
 
 
 async def export_rows(conn: AsyncConnection, customer_id: str) -> dict[str, list[Any]]:

@@ -1,16 +1,11 @@
 """Stores, associates, customer assignments with history, claims, hand-over jobs and the
 client book read model.
-
-Revision ID: 0101
-Revises: 0001
 """
 
 from alembic import op
 
 revision = "0101"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

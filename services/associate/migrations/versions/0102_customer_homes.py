@@ -4,17 +4,12 @@ tasks, the pool of a store) never depend on the client book's read model catchin
 
 A customer with a row here exists for this service; erasure, deletion and being merged
 into another customer remove the row.
-
-Revision ID: 0102
-Revises: 0101
 """
 
 from alembic import op
 
 revision = "0102"
 down_revision = "0101"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

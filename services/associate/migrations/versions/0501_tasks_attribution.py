@@ -4,17 +4,12 @@ and its audited corrections.
 Ids are bare (`paris`, not `stores/paris`), like the rest of the service's tables. Nothing
 here references the store / associate / assignment tables by foreign key: those are a
 sibling migration branch, and a task or ledger entry must survive whatever happens to them.
-
-Revision ID: 0501
-Revises: 0001
 """
 
 from alembic import op
 
 revision = "0501"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

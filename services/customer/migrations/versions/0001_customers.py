@@ -10,8 +10,6 @@ from servicekit import idempotency, outbox
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

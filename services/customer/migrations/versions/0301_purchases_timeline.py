@@ -2,17 +2,12 @@
 
 Every table carries `customer_id`, so moving a customer's rows (merge) or removing them
 (erasure) is one statement per table.
-
-Revision ID: 0301
-Revises: 0001
 """
 
 from alembic import op
 
 revision = "0301"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,4 @@
-"""Bulk import bookkeeping, merges and redirects, the personal-data audit trail.
-
-Revision ID: 0302
-Revises: 0001
-"""
+"""Bulk import bookkeeping, merges and redirects, the personal-data audit trail."""
 
 from alembic import op
 
@@ -10,8 +6,6 @@ from servicekit import audit
 
 revision = "0302"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

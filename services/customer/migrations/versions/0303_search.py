@@ -1,17 +1,12 @@
 """Search that stays fast on common and very short names: a trigram GiST index over the
 names alone, walked nearest-first, and a prefix index on contact point values. Also the
 merge point of the 0301 / 0302 / 0401 heads.
-
-Revision ID: 0303
-Revises: 0301, 0302, 0401
 """
 
 from alembic import op
 
 revision = "0303"
 down_revision = ("0301", "0302", "0401")
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

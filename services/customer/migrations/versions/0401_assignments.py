@@ -1,16 +1,11 @@
 """Who holds each customer, learnt from the associate service's assignment_changed events
 (the customer service never reads the associate service's tables).
-
-Revision ID: 0401
-Revises: 0001
 """
 
 from alembic import op
 
 revision = "0401"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -2,17 +2,12 @@
 call, which home stores and referral codes exist), fingerprints of recorded orders and
 interactions (a conflicting replay is refused), interaction external ids scoped to the
 customer they were recorded for.
-
-Revision ID: 0501
-Revises: 0303
 """
 
 from alembic import op
 
 revision = "0501"
 down_revision = "0303"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

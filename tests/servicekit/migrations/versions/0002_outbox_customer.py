@@ -1,9 +1,6 @@
 """The outbox learns whom each event is about (`customer`) and carries purge rows:
 erasing a customer deletes exactly her rows and purges her subjects from the stream
 (servicekit.outbox, audit items 20 and 21).
-
-Revision ID: 0002
-Revises: 0001
 """
 
 from alembic import op
@@ -12,8 +9,6 @@ from servicekit import outbox
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
