@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from atelier.customer.v1 import privacy_service_pb2 as api
 from servicekit import audit, idempotency, outbox
 from servicekit.auth import Principal
+from servicekit.paging import Page
 from servicekit.uow import Transactions
 
 from ..domain import access, erasure, stewardship
@@ -21,7 +22,6 @@ from ..storage import merges, privacy
 from ..storage.customers import CustomerRow
 from .associate_export import AssociateExports, Forwarded
 from .audit_trail import ReadAudit
-from .pages import Page
 
 
 async def export_customer(
