@@ -103,7 +103,11 @@ class EventTimes:
 class EventFull(FailedPrecondition):
     reason = "EVENT_FULL"
 
-    def __init__(self, wanted: int, free: int):
+    def __init__(self, wanted: int | None = None, free: int | None = None):
+        if wanted is None or free is None:
+            # The database refused it (events_within_capacity): the places went meanwhile.
+            super().__init__("the places left do not allow it")
+            return
         super().__init__(
             f"{wanted} more places are needed and {free} are free; the acceptance stands as it was",
             metadata={"places_wanted": str(wanted), "places_free": str(free)},
