@@ -53,7 +53,7 @@ class Busy:
 
 @dataclass(frozen=True)
 class Bookable:
-    """An associate who may host the type in the store, with her schedule."""
+    """A candidate host and her schedule (availability keeps those qualified for the type)."""
 
     host: Host
     schedule: Schedule

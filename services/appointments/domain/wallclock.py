@@ -22,10 +22,11 @@ datetimes in UTC; the zone is the stdlib's IANA database (zoneinfo).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 MINUTES_PER_DAY = 24 * 60
@@ -74,16 +75,24 @@ class Span:
 # ---------------------------------------------------------------- periods of a day
 
 
+_Interval = TypeVar("_Interval", DayPeriod, Span)
+
+
+def _merged(items: Iterable[_Interval]) -> list[_Interval]:
+    """Sorted and disjoint, overlapping or touching intervals made one."""
+    merged: list[_Interval] = []
+    for item in sorted(items):
+        if merged and item.start <= merged[-1].end:
+            if item.end > merged[-1].end:
+                merged[-1] = type(item)(merged[-1].start, item.end)
+        else:
+            merged.append(item)
+    return merged
+
+
 def union(periods: Iterable[DayPeriod]) -> tuple[DayPeriod, ...]:
     """The same minutes as sorted, disjoint periods (touching periods merged)."""
-    merged: list[DayPeriod] = []
-    for p in sorted(periods):
-        if merged and p.start <= merged[-1].end:
-            if p.end > merged[-1].end:
-                merged[-1] = DayPeriod(merged[-1].start, p.end)
-        else:
-            merged.append(p)
-    return tuple(merged)
+    return tuple(_merged(periods))
 
 
 def intersect(a: Iterable[DayPeriod], b: Iterable[DayPeriod]) -> tuple[DayPeriod, ...]:
@@ -181,14 +190,7 @@ def _utc(naive_utc: datetime) -> datetime:
 
 def merge(items: Iterable[Span]) -> list[Span]:
     """Sorted, disjoint spans; touching spans become one."""
-    merged: list[Span] = []
-    for s in sorted(items):
-        if merged and s.start <= merged[-1].end:
-            if s.end > merged[-1].end:
-                merged[-1] = Span(merged[-1].start, s.end)
-        else:
-            merged.append(s)
-    return merged
+    return _merged(items)
 
 
 def spans(day: date, periods: Iterable[DayPeriod], zone: ZoneInfo) -> list[Span]:
@@ -252,11 +254,6 @@ def local_date(instant: datetime, zone: ZoneInfo) -> date:
     return instant.astimezone(zone).date()
 
 
-def wall_time(instant: datetime, zone: ZoneInfo) -> datetime:
-    """The instant on the zone's wall clock (aware, with the zone's offset then)."""
-    return instant.astimezone(zone)
-
-
 def local_dates(start: datetime, end: datetime, zone: ZoneInfo) -> list[date]:
     """Every local date with an instant in [start, end)."""
     if end <= start:
@@ -270,18 +267,3 @@ def day_start(day: date, zone: ZoneInfo) -> datetime:
     skips midnight."""
     found = spans(day, [DayPeriod(0, MINUTES_PER_DAY)], zone)
     return found[0].start
-
-
-def intersect_spans(a: Sequence[Span], b: Sequence[Span]) -> list[Span]:
-    """The instants in both sorted, disjoint span lists."""
-    found: list[Span] = []
-    i = j = 0
-    while i < len(a) and j < len(b):
-        start, end = max(a[i].start, b[j].start), min(a[i].end, b[j].end)
-        if start < end:
-            found.append(Span(start, end))
-        if a[i].end < b[j].end:
-            i += 1
-        else:
-            j += 1
-    return found

@@ -8,8 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,23 +26,8 @@ _ACTIVE = sorted(state.value for state in ACTIVE)
 
 @dataclass(frozen=True)
 class NewBooking:
-    id: str
-    customer_id: str
-    associate_id: str
-    store_id: str
-    appointment_type_id: str
-    start_time: datetime
-    end_time: datetime
-    buffer_before: timedelta
-    buffer_after: timedelta
-    time_zone: str
-    channel: str
-    host_choice: str
-    notes: str = ""
+    """A booking to insert (its buffers are the type's, in minutes, when booked)."""
 
-
-@dataclass(frozen=True)
-class BookingRow:
     id: str
     customer_id: str
     associate_id: str
@@ -55,9 +39,13 @@ class BookingRow:
     buffer_after_minutes: int
     time_zone: str
     channel: str
-    state: str
     host_choice: str
     notes: str
+
+
+@dataclass(frozen=True)
+class BookingRow(NewBooking):
+    state: str
     assortment: list[dict[str, str]]
     cancel_reason: str
     attention_reason: str
@@ -78,14 +66,9 @@ class BookingRow:
 
 _COLUMNS = ", ".join(BookingRow.__dataclass_fields__)
 
+_NEW = list(NewBooking.__dataclass_fields__)
 _INSERT = sa.text(
-    f"""
-    INSERT INTO bookings (id, customer_id, associate_id, store_id, appointment_type_id, start_time, end_time,
-                          buffer_before_minutes, buffer_after_minutes, time_zone, channel, host_choice, notes)
-    VALUES (:id, :customer_id, :associate_id, :store_id, :appointment_type_id, :start_time, :end_time,
-            :before, :after, :time_zone, :channel, :host_choice, :notes)
-    RETURNING {_COLUMNS}
-    """
+    f"INSERT INTO bookings ({', '.join(_NEW)}) VALUES ({', '.join(':' + c for c in _NEW)}) RETURNING {_COLUMNS}"
 )
 _GET = sa.text(f"SELECT {_COLUMNS} FROM bookings WHERE id = :id")
 _GET_LOCKED = sa.text(f"SELECT {_COLUMNS} FROM bookings WHERE id = :id FOR UPDATE")
@@ -105,7 +88,6 @@ _MOVE = sa.text(
     UPDATE bookings
        SET associate_id = :associate_id, start_time = :start_time, end_time = :end_time,
            host_choice = :host_choice, sequence = :sequence, channel = :channel,
-           attention_reason = '', attention_detail = '', attention_since = NULL,
            version = version + 1, update_time = now()
      WHERE id = :id
     RETURNING {_COLUMNS}
@@ -141,21 +123,11 @@ _ATTENTION = sa.text(
 )
 
 
-def _minutes(value: timedelta) -> int:
-    return int(value / timedelta(minutes=1))
-
-
 async def insert(conn: AsyncConnection, booking: NewBooking) -> BookingRow:
     """The booking, booked; SlotTaken when another active booking of the associate holds
     part of its time (buffers included)."""
-    params: dict[str, Any] = {
-        **{k: v for k, v in asdict(booking).items() if k not in ("buffer_before", "buffer_after")},
-        "before": _minutes(booking.buffer_before),
-        "after": _minutes(booking.buffer_after),
-    }
-    row = await guarded(
-        conn, _INSERT, params, {NO_OVERLAP: lambda: SlotTaken(booking.associate_id, booking.start_time)}
-    )
+    taken = {NO_OVERLAP: lambda: SlotTaken(booking.associate_id, booking.start_time)}
+    row = await guarded(conn, _INSERT, asdict(booking), taken)
     assert row is not None  # INSERT … RETURNING returns its row
     return as_row(BookingRow, row)
 

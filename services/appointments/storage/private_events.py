@@ -33,22 +33,6 @@ class NewEvent:
     id: str
     title: str
     kind: str
-    store_id: str
-    start_time: datetime
-    end_time: datetime
-    time_zone: str
-    capacity: int
-    plus_ones_allowed: int = 0
-    hosts: tuple[str, ...] = ()
-    description: str = ""
-    venue: str = ""
-
-
-@dataclass(frozen=True)
-class EventRow:
-    id: str
-    title: str
-    kind: str
     description: str
     store_id: str
     venue: str
@@ -56,9 +40,14 @@ class EventRow:
     end_time: datetime
     time_zone: str
     capacity: int
-    places_taken: int
     plus_ones_allowed: int
-    hosts: list[str]
+    hosts: Sequence[str]
+
+
+@dataclass(frozen=True)
+class EventRow(NewEvent):
+    # Kept by the database from the invitations.
+    places_taken: int
     version: int
     create_time: datetime
     update_time: datetime
@@ -108,14 +97,10 @@ _POSITION = """
 """
 _SELECT_INVITATIONS = f"SELECT {', '.join('i.' + c for c in _INVITATION_FIELDS)}, {_POSITION} FROM invitations i"
 
+_NEW_EVENT = list(NewEvent.__dataclass_fields__)
 _INSERT_EVENT = sa.text(
-    f"""
-    INSERT INTO events (id, title, kind, description, store_id, venue, start_time, end_time, time_zone,
-                        capacity, plus_ones_allowed, hosts)
-    VALUES (:id, :title, :kind, :description, :store_id, :venue, :start_time, :end_time, :time_zone,
-            :capacity, :plus_ones_allowed, :hosts)
-    RETURNING {_EVENT_COLUMNS}
-    """
+    f"INSERT INTO events ({', '.join(_NEW_EVENT)}) VALUES ({', '.join(':' + c for c in _NEW_EVENT)}) "
+    f"RETURNING {_EVENT_COLUMNS}"
 )
 _LOCK_EVENT = sa.text(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = :id FOR UPDATE")
 _GET_EVENT = sa.text(f"SELECT {_EVENT_COLUMNS} FROM events WHERE id = :id")

@@ -47,11 +47,12 @@ def _new(associate: str, start, *, minutes: int = 60, before: int = 0, after: in
         appointment_type_id=kind,
         start_time=start,
         end_time=start + timedelta(minutes=minutes),
-        buffer_before=timedelta(minutes=before),
-        buffer_after=timedelta(minutes=after),
+        buffer_before_minutes=before,
+        buffer_after_minutes=after,
         time_zone=PARIS,
         channel="web",
         host_choice="store",
+        notes="",
     )
 
 

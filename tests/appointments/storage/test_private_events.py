@@ -31,7 +31,18 @@ async def _event(engine, capacity: int, guests: int, plus_ones_allowed: int = 0)
         await store.insert_event(
             conn,
             NewEvent(
-                event_id, "Haute joaillerie", "private_viewing", "s-1", TIMES.start, TIMES.end, "Europe/Paris", capacity
+                id=event_id,
+                title="Haute joaillerie",
+                kind="private_viewing",
+                description="",
+                store_id="s-1",
+                venue="",
+                start_time=TIMES.start,
+                end_time=TIMES.end,
+                time_zone="Europe/Paris",
+                capacity=capacity,
+                plus_ones_allowed=plus_ones_allowed,
+                hosts=["a-1"],
             ),
         )
         invited = await store.invite(
