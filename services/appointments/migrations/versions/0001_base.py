@@ -1,8 +1,5 @@
 """Outbox (with the customer each event is about, for erasure), inbox and idempotency
 keys: the shared plumbing every service starts with.
-
-Revision ID: 0001
-Revises:
 """
 
 from alembic import op
@@ -11,8 +8,6 @@ from servicekit import idempotency, outbox
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

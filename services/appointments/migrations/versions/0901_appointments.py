@@ -18,17 +18,12 @@ private events whose places can never be overfilled, and their invitations.
   service decides each answer with the event row locked (storage.private_events.lock),
   so concurrent answers are decided one after the other and an acceptance that no longer
   fits joins the waitlist instead of failing.
-
-Revision ID: 0901
-Revises: 0001
 """
 
 from alembic import op
 
 revision = "0901"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
