@@ -1,6 +1,7 @@
 """The customer service's wiring, all of it: the runtime, the unit-of-work factory, the
 servicers of its four gRPC services, the `assignments` and `directory` consumers, the
-caller gate, the audit writer and the associate service's client (exports)."""
+caller gate, the audit writer, the associate service's client (exports) and the
+directory sync job over it."""
 
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from .api.purchase_service import PurchaseServicer
 from .api.timeline_service import TimelineServicer
 from .consumers import assignments, directory
 from .domain.computed_tags import TagRules
+from .jobs import directory_sync
 from .usecases.associate_export import AssociateExports
 from .usecases.directory import standings
 
@@ -41,7 +43,8 @@ PURCHASE_SERVICE_NAME = purchase_service_pb2.DESCRIPTOR.services_by_name["Purcha
 PRIVACY_SERVICE_NAME = privacy_service_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
 TIMELINE_SERVICE_NAME = timeline_service_pb2.DESCRIPTOR.services_by_name["TimelineService"].full_name
 MIGRATIONS = Path(__file__).parent / "migrations"
-# host:port of the associate service (exports gather what it holds about a customer).
+# host:port of the associate service (exports gather what it holds about a customer; the
+# directory sync reads its stores and staff).
 ASSOCIATE_ADDRESS = "ATELIER_ASSOCIATE_ADDRESS"
 
 log = telemetry.logger("atelier.customer")
@@ -53,13 +56,17 @@ def build(
     """The runtime and the function registering the servicers on its server (built inside
     the running loop: grpc.aio binds its server to the current loop). `associate_address`
     (default: ATELIER_ASSOCIATE_ADDRESS) is where exports ask the associate service for
-    what it holds about a customer."""
+    what it holds about a customer and the directory sync reads its stores and staff."""
     # Computed-tag thresholds are configuration, read once here.
     rules = tag_rules or TagRules.from_env(os.environ)
     address = associate_address if associate_address is not None else optional(ASSOCIATE_ADDRESS, "")
     associate = AssociateExports(address) if address else None
     if associate is None:
-        log.warning("%s is not set: exports will say they lack the associate service's data", ASSOCIATE_ADDRESS)
+        log.warning(
+            "%s is not set: exports will say they lack the associate service's data, and the directory of "
+            "stores and staff is kept from events only (no directory sync)",
+            ASSOCIATE_ADDRESS,
+        )
     runtime = ServiceRuntime(
         config,
         grpc_services=[SERVICE_NAME, PURCHASE_SERVICE_NAME, TIMELINE_SERVICE_NAME, PRIVACY_SERVICE_NAME],
@@ -73,6 +80,12 @@ def build(
     # another store or no longer holding the role her token claims is refused, whatever
     # her token says (servicekit.callers).
     runtime.set_caller_gate(CallerGate(standings(tx)))
+    # The directory is also reconciled with the associate service's own answers: once at
+    # start, then periodically (events older than the stream's window never arrive).
+    sync = directory_sync.DirectorySync(tx, associate, config.internal_secret) if associate is not None else None
+    if sync is not None:
+        runtime.add_periodic(directory_sync.NAME, directory_sync.EVERY_SECONDS, sync.round)
+        runtime.on_drained(sync.close)
 
     # Audit records of reads are batched in memory and written every ~100 ms; the last
     # ones are flushed once in-flight calls have drained at shutdown.
@@ -86,5 +99,8 @@ def build(
         purchase_service_pb2_grpc.add_PurchaseServiceServicer_to_server(PurchaseServicer(tx, rules, audit), server)
         timeline_service_pb2_grpc.add_TimelineServiceServicer_to_server(TimelineServicer(tx, audit), server)
         privacy_service_pb2_grpc.add_PrivacyServiceServicer_to_server(PrivacyServicer(tx, rules, associate), server)
+        # Called once migrations are applied, inside the running loop.
+        if sync is not None:
+            sync.start()
 
     return runtime, register

@@ -1,7 +1,8 @@
 """The directory of stores and staff (domain/directory.py): keeping it from the associate
-service's events (the `directory` consumer), the lookup of the caller gate every RPC
-passes (domain/access.standing, judged by servicekit.callers) and the check that the
-stores and referral codes a request names exist.
+service's events (the `directory` consumer), reconciling it with the associate service's
+own answers (the directory sync job, jobs/directory_sync.py), the lookup of the caller
+gate every RPC passes (domain/access.standing, judged by servicekit.callers) and the
+check that the stores and referral codes a request names exist.
 
 A client that has just created a store or an associate through the associate service
 and names it here at once (the demo loader, a back office) races the event that tells
@@ -14,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from weakref import WeakKeyDictionary
 
+from servicekit.auth import SYSTEM
 from servicekit.callers import Lookup, Standing
 from servicekit.errors import Violations
 from servicekit.uow import Transactions, UnitOfWork
@@ -48,6 +50,75 @@ async def apply_store(uow: UnitOfWork, store_name: str, change_time: datetime) -
     """store_created / store_updated."""
     if directory.store_changed(await store.store_time(uow.conn, store_name), change_time):
         await store.put_store(uow.conn, store_name, change_time)
+
+
+# -- the directory sync job's use cases ---------------------------------------------
+#
+# Events reach this service only while the stream keeps them (servicekit.events
+# MAX_AGE_SECONDS): an installation upgrading to a version with the directory, a database
+# restored from a backup or a consumer created after the window never hears of stores and
+# staff that have not changed since. The sync job reads the associate service's own list
+# of them and applies each entry as the events of the change it shows would have been,
+# dated by its update_time, so the consumer's rules hold for both paths.
+#
+# Dates: an entry's update_time is when the associate service's transaction that made
+# the change began (its database clock); the events of that change are stamped later in
+# the same transaction (its process clock). So an entry never looks newer than the event
+# of the same change (they agree anyway), and an entry read before a later change looks
+# older than that change's event and loses to it, as long as the two clocks agree to
+# within the time between two changes of one associate (NTP-synchronised hosts).
+
+
+def reconciled_staff(current: StaffRecord | None, entry: StaffRecord) -> StaffRecord | None:
+    """The record to keep when the associate service's answer for a member of staff
+    (`entry`, dated by her update_time) meets what the directory holds (`current`), or
+    None when nothing is to be written. The entry applies as the events of its change
+    would: a departed one as associate_departed then associate_updated (the pair
+    DepartAssociate emits), any other as associate_updated. So an entry older than what is
+    known changes nothing, a departure is final (an entry saying active never revives a
+    departed associate; a departed one is applied whatever its date), and an entry the
+    directory already shows writes nothing."""
+    merged = current
+    if entry.status == directory.DEPARTED:
+        merged = directory.departed(current, entry.associate_id, entry.store, entry.change_time)
+    kept = directory.changed(merged, entry) or merged
+    return None if kept == current else kept
+
+
+def reconciled_store(current: datetime | None, entry: datetime) -> bool:
+    """Whether the associate service's answer for a store (dated by its update_time) is
+    to be written: the store is unknown, or the answer is newer than its last event."""
+    return directory.store_changed(current, entry) and current != entry
+
+
+async def reconcile_staff(tx: Transactions, entries: Iterable[StaffRecord]) -> int:
+    """One page of the associate service's staff merged into the directory (one read, one
+    write); how many records were written. A record an event changes between the read
+    and the write stays as the event made it (the next round looks again)."""
+    by_id = {entry.associate_id: entry for entry in entries}
+    if not by_id:
+        return 0
+    async with tx.begin(SYSTEM) as uow:
+        held = await store.staff_of(uow.conn, by_id.keys())
+        writes = [
+            (held.get(associate_id), kept)
+            for associate_id, entry in by_id.items()
+            if (kept := reconciled_staff(held.get(associate_id), entry)) is not None
+        ]
+        return await store.put_staff_unless_changed(uow.conn, writes)
+
+
+async def reconcile_stores(tx: Transactions, entries: Mapping[str, datetime]) -> int:
+    """One page of the associate service's stores (name → update_time) merged into the
+    directory (one read, one write); how many were written."""
+    if not entries:
+        return 0
+    async with tx.begin(SYSTEM) as uow:
+        held = await store.store_times(uow.conn, entries.keys())
+        writes = {
+            name: (held.get(name), when) for name, when in entries.items() if reconciled_store(held.get(name), when)
+        }
+        return await store.put_stores_unless_changed(uow.conn, writes)
 
 
 # -- what requests name ----------------------------------------------------------------
