@@ -270,7 +270,7 @@ def _merge_body(op: Operation, request: Message, body: bytes, violations: Violat
     if not body.strip():
         return
     try:
-        value = json.loads(body)
+        value = json.loads(body, object_pairs_hook=_json_object)
     except (ValueError, RecursionError) as exc:
         violations.append((where, f"the request body is not valid JSON: {exc}"))
         return
@@ -293,6 +293,39 @@ def _merge_body(op: Operation, request: Message, body: bytes, violations: Violat
         violations.append(_describe_parse_error(str(exc), where))
     except RecursionError:
         violations.append((where, "the request body is nested too deeply"))
+
+
+class _NamedTwice(dict[str, object]):
+    """A JSON object that named some member more than once (json.loads would keep the
+    last silently); the checks below answer each such member as a violation."""
+
+    twice: list[str]
+
+
+NAMED_TWICE = "is named more than once in the same JSON object"
+
+
+def _json_object(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    found = dict(pairs)
+    if len(found) == len(pairs):
+        return found
+    flagged = _NamedTwice(found)
+    seen: set[str] = set()
+    flagged.twice = []
+    for key, _ in pairs:
+        if key in seen and key not in flagged.twice:
+            flagged.twice.append(key)
+        seen.add(key)
+    return flagged
+
+
+def _named_twice(value: object, path: str, violations: Violations, *, keyed: bool) -> None:
+    """Names each member of a JSON object given twice: `path.member`, or `path["key"]`
+    for maps and free-form objects."""
+    if isinstance(value, _NamedTwice):
+        for key in value.twice:
+            where = f"{path}[{json.dumps(key)}]" if keyed else (f"{path}.{key}" if path else key)
+            violations.append((where, NAMED_TWICE))
 
 
 def _describe_parse_error(text: str, default_field: str) -> tuple[str, str]:
@@ -501,6 +534,7 @@ def _check_message(value: object, message: Descriptor, path: str, violations: Vi
     if not isinstance(value, dict):
         violations.append((path or "body", f"expected a JSON object for {name}"))
         return
+    _named_twice(value, path, violations, keyed=False)
     by_name = _fields_by_any_name(message)
     seen: dict[str, str] = {}
     for key, item in value.items():
@@ -523,6 +557,7 @@ def _check_field(value: object, fd: FieldDescriptor, path: str, violations: Viol
         if not isinstance(value, dict):
             violations.append((path, "expected a JSON object (map)"))
             return
+        _named_twice(value, path, violations, keyed=True)
         value_fd = message_of(fd).fields_by_name["value"]
         for key, item in value.items():
             where = f"{path}[{json.dumps(key)}]"
@@ -590,6 +625,7 @@ def _check_free_form(value: object, path: str, violations: Violations) -> None:
         if "\x00" in value:
             violations.append((path, NUL_PROBLEM))
     elif isinstance(value, dict):
+        _named_twice(value, path, violations, keyed=True)
         for key, item in value.items():
             where = f"{path}[{json.dumps(key)}]"
             if "\x00" in key:

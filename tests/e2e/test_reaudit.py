@@ -466,7 +466,6 @@ async def test_a_manager_moved_to_another_store_is_refused_with_her_old_token(wo
 # -- a store manager over headquarters staff (defect) ----------------------------------------
 
 
-@strict_xfail("a store manager demotes, suspends or departs headquarters staff whose record names her store")
 @pytest.mark.parametrize("change", ["demote", "suspend", "depart"])
 async def test_a_store_manager_cannot_demote_suspend_or_depart_headquarters_staff(world: World, change: str) -> None:
     central = await staff_in(world, world.s1, "STAFF_ROLE_HQ", label="central")
@@ -912,9 +911,6 @@ async def test_malformed_json_bodies_answer_400(world: World, logs: Captured) ->
     assert unhandled(logs.since(mark)) == []
 
 
-@strict_xfail(
-    "a JSON body naming the same field twice is taken silently (the last wins), unlike camelCase + snake_case"
-)
 async def test_a_body_naming_a_field_twice_is_refused(world: World) -> None:
     raw = b'{"givenName":"Alice","givenName":"Mallory","homeStore":"%s"}' % world.s1.encode()
     answer = await world.client.post(

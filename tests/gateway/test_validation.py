@@ -86,6 +86,19 @@ async def test_same_field_under_both_names(client):
     assert set(violations(response)) == {"customer.given_name"}
 
 
+async def test_a_member_named_twice_is_refused_at_any_depth(client, backend):
+    headers = {**auth(), "Content-Type": "application/json"}
+    response = await client.post(
+        "/v1/customers", content=b'{"givenName":"Alice","givenName":"Mallory"}', headers=headers
+    )
+    assert response.status_code == 400
+    assert set(violations(response)) == {"customer.givenName"}
+    nested = b'{"givenName":"A","contactPoints":[{"kind":"CONTACT_KIND_EMAIL","value":"a@x","value":"b@x"}]}'
+    response = await client.post("/v1/customers", content=nested, headers=headers)
+    assert set(violations(response)) == {"customer.contact_points[0].value"}
+    assert not [c for c in backend.servicer.calls if c.method == "CreateCustomer"]
+
+
 async def test_invalid_json(client):
     response = await client.post(
         "/v1/customers", content=b'{"givenName": ', headers={**auth(), "Content-Type": "application/json"}
