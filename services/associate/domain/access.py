@@ -92,30 +92,48 @@ def check_create_associate(p: Principal, store: str, role: object) -> None:
     raise deny(p, f"create staff in {store}", resource=store)
 
 
+def manages_staff(p: Principal, member: Staff) -> bool:
+    """Headquarters any member of staff; a manager only associates (role associate) of her
+    own store: never a manager (herself included) nor headquarters staff, whatever store
+    their record names."""
+    if everywhere(p):
+        return True
+    return (
+        p.role is Role.MANAGER
+        and bool(p.store)
+        and p.store == prefixed("stores", member.store_id)
+        and member.role == StaffRole.ASSOCIATE
+    )
+
+
 def check_update_associate(
     p: Principal,
     associate_id: str,
-    current_store: str,
+    current: Staff,
     paths: set[str],
     values: Mapping[str, object],
     self_service: frozenset[str],
 ) -> None:
-    """HQ changes anything; an associate her own `self_service` fields; a manager her
-    store's staff, as long as they stay in her store and are not made headquarters."""
+    """HQ changes anything; anyone her own `self_service` fields; a manager the associates
+    of her store (`manages_staff`), as long as they stay in her store and stay associates
+    (a manager raises nobody's role). Managers and headquarters staff are changed by
+    headquarters only."""
     if everywhere(p):
         return
-    if p.role is Role.ASSOCIATE and p.associate_id == associate_id and paths <= self_service:
+    if p.associate_id and p.associate_id == associate_id and paths <= self_service:
         return
-    if p.role is Role.MANAGER and p.store == current_store:
-        moved = "store_id" in values and f"stores/{values['store_id']}" != current_store
-        if not moved and values.get("role") != StaffRole.HQ:
+    if manages_staff(p, current):
+        moved = "store_id" in values and values["store_id"] != current.store_id
+        if not moved and values.get("role", StaffRole.ASSOCIATE) == StaffRole.ASSOCIATE:
             return
     resource = f"associates/{associate_id}"
     raise deny(p, f"change {', '.join(sorted(paths))} of {resource}", resource=resource)
 
 
-def check_depart(p: Principal, store: str, associate: str) -> None:
-    if not manages(p, store):
+def check_depart(p: Principal, leaving: Staff, associate: str) -> None:
+    """A departure: headquarters, or the manager of an associate of her store (a manager's
+    or headquarters staff's departure is headquarters')."""
+    if not manages_staff(p, leaving):
         raise deny(p, f"record the departure of {associate}", resource=associate)
 
 

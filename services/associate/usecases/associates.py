@@ -14,7 +14,6 @@ from servicekit.paging import Page
 from servicekit.uow import Idempotent, Transactions, UnitOfWork, check_etag
 
 from ..domain import access, staff
-from ..domain.names import prefixed
 from ..messages import directory, events
 from ..storage import associates
 from .reads import by_creation, found
@@ -54,8 +53,7 @@ async def create_associate(
 async def update_associate(tx: Transactions, caller: Principal, change: Change) -> associate_pb2.Associate:
     async with tx.begin(caller) as uow:
         current = found(await associates.get(uow.conn, change.id, lock=True), change.name)
-        store = prefixed("stores", current.store_id)
-        access.check_update_associate(caller, change.id, store, change.paths, change.values, staff.SELF_SERVICE)
+        access.check_update_associate(caller, change.id, current, change.paths, change.values, staff.SELF_SERVICE)
         staff.check_changeable(current, change.name)
         check_etag(change.expected, current.version)
         updated = directory.associate(await associates.update(uow.conn, change.id, change.values))

@@ -49,7 +49,7 @@ async def depart_associate(
         if leaving is None:
             raise NotFound(name)
         store = prefixed("stores", leaving.store_id)
-        access.check_depart(caller, store, name)
+        access.check_depart(caller, leaving, name)
         job = await hand_overs.of_associate(uow.conn, associate_id) if departed(leaving) else None
         if job is None:
             check_etag(expected, leaving.version)
