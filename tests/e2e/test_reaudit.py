@@ -490,9 +490,6 @@ async def test_a_store_manager_cannot_demote_suspend_or_depart_headquarters_staf
 # -- a manager who reaches a customer only through a secondary holder of her store (defects) --
 
 
-@strict_xfail(
-    "another store's manager puts a task on a customer reached through a secondary; it lands in her holder's list"
-)
 async def test_a_manager_reaching_a_customer_only_through_a_secondary_cannot_put_a_task_on_her(
     world: World, with_secondary: str
 ) -> None:
@@ -711,7 +708,6 @@ ERASED_WRITES: dict[str, Callable[[str, str], tuple[str, str, dict[str, Any] | N
 }
 
 
-@strict_xfail("an erased customer's id stays a live profile: her home store's manager writes personal data to it again")
 @pytest.mark.parametrize("write", sorted(ERASED_WRITES))
 async def test_nothing_is_written_to_an_erased_customer(world: World, write: str) -> None:
     email = email_of("erased")

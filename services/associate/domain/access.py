@@ -198,6 +198,28 @@ def check_reach_customer(p: Principal, c: CustomerFacts) -> None:
         raise _customer_denied(p, c.name)
 
 
+def _all_hers(p: Principal, c: CustomerFacts) -> bool:
+    """A manager's whole say over a customer: her home store and the stores of all her
+    current holders are the manager's (a customer without a home store is headquarters')."""
+    return bool(p.store) and c.home_store == p.store and c.holder_stores <= {p.store}
+
+
+def check_task_on_customer(p: Principal, c: CustomerFacts) -> None:
+    """A task made by hand on a customer: headquarters; an associate holding her; a manager
+    when her home store and every holder's store are the manager's (as for a transfer: a
+    manager reaching her only through one of her holders does not task her). Anyone else,
+    and store staff naming a customer the service never heard of, get the same denial."""
+    if not c.known:
+        raise hidden(p, c.name, _customer_denied(p, c.name))
+    if everywhere(p):
+        return
+    if p.role is Role.MANAGER:
+        if _all_hers(p, c):
+            return
+        raise _customer_denied(p, c.name)
+    check_reach_customer(p, c)
+
+
 def check_transfer(p: Principal, c: CustomerFacts) -> None:
     """Whoever gives her to another associate, as primary or as one more secondary:
     headquarters, or a manager when her home store and the stores of all her current
@@ -211,7 +233,7 @@ def check_transfer(p: Principal, c: CustomerFacts) -> None:
         raise hidden(p, c.name, denial)
     if everywhere(p):
         return
-    if not p.store or c.home_store != p.store or not c.holder_stores <= {p.store}:
+    if not _all_hers(p, c):
         raise denial
 
 

@@ -63,15 +63,15 @@ async def create_task(
     channel: int,
     kind: int,
 ) -> task_pb2.Task:
-    """A task made by hand, on a customer the caller reaches (an associate the customers she
-    holds, a manager her store's, headquarters anyone): for the associate named (or the
+    """A task made by hand, on a customer the caller may task (domain.access.check_task_on_customer:
+    an associate the customers she holds, a manager those wholly of her store, headquarters anyone): for the associate named (or the
     caller herself), in her store. A customer the service never heard of answers store
     staff like one out of reach, headquarters NOT_FOUND."""
 
     async def insert(uow: UnitOfWork) -> task_pb2.Task:
         conn = uow.conn
         _, facts = await customer_facts.load(conn, customer_id)
-        access.check_reach_customer(caller, facts)
+        access.check_task_on_customer(caller, facts)
         default = await task_routes.route(conn, customer_id, fallback_store=caller.store)
         assignee = planning.manual_assignee(caller, associate_id)
         home = await associates.store_of(conn, assignee) if assignee else None

@@ -97,6 +97,42 @@ def test_a_transfer_of_a_customer_nobody_heard_of():
         access.check_transfer(HQ, nobody)
 
 
+@pytest.mark.parametrize(
+    "her",
+    [
+        facts(holders={"a-1": "stores/paris", "b-1": "stores/milan"}),  # a holder elsewhere
+        facts(home="stores/milan", holders={"b-1": "stores/milan", "a-1": "stores/paris"}),  # via a secondary only
+        facts(home="", holders={}),  # nobody's: the headquarters pool
+    ],
+)
+def test_a_manager_tasks_a_customer_only_when_her_home_and_all_holders_stores_are_hers(her):
+    """The transfer's rule: reaching her through one holder of her store is not enough."""
+    for who in (PARIS_MANAGER, MILAN_MANAGER):
+        if who.store in her.stores or not her.stores:
+            assert same(
+                denial(access.check_task_on_customer, who, her),
+                denial(access.check_reach_customer, who, facts("stores/rome", {})),
+            )
+    access.check_task_on_customer(HQ, her)
+
+
+def test_who_tasks_a_customer():
+    for who in (PARIS_ASSOCIATE, PARIS_MANAGER, HQ):
+        access.check_task_on_customer(who, facts())
+    access.check_task_on_customer(PARIS_MANAGER, facts(holders={}))  # in her store's pool
+    for who in (MILAN_MANAGER, MILAN_ASSOCIATE):
+        denial(access.check_task_on_customer, who, facts())
+    # An associate of another store holding her as a secondary tasks her (she holds her).
+    access.check_task_on_customer(MILAN_ASSOCIATE, facts(holders={"a-1": "stores/paris", "b-1": "stores/milan"}))
+    nobody = facts(home="", holders={}, known=False)
+    for who in STAFF:
+        assert same(
+            denial(access.check_task_on_customer, who, nobody), denial(access.check_reach_customer, who, nobody)
+        )
+    with pytest.raises(NotFound):
+        access.check_task_on_customer(HQ, nobody)
+
+
 def test_who_receives_a_customer():
     access.check_receiver(PARIS_MANAGER, Member("a-2", "paris"), "associates/a-2")
     access.check_receiver(PARIS_MANAGER, Member("m-1", "paris", role=StaffRole.MANAGER), "associates/m-1")
