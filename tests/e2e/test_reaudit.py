@@ -502,9 +502,6 @@ async def test_a_manager_reaching_a_customer_only_through_a_secondary_cannot_put
     assert title not in await task_titles(world.client, who(world, HOLDER))
 
 
-@strict_xfail(
-    "exportAssociateData gives another store's manager what ExportCustomer refuses her (reached via a secondary)"
-)
 async def test_both_export_doors_give_the_same_answer_to_another_stores_manager(
     world: World, with_secondary: str
 ) -> None:
@@ -1013,7 +1010,6 @@ async def grpc_code(call_made: Awaitable[Any]) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-@strict_xfail("gRPC callers: an out-of-range Timestamp is an INTERNAL error with a traceback, not INVALID_ARGUMENT")
 @pytest.mark.parametrize("probe", GRPC_PROBES)
 async def test_grpc_callers_get_invalid_argument_for_out_of_range_timestamps(
     channels: Channels, world: World, probe: str
@@ -1022,13 +1018,11 @@ async def test_grpc_callers_get_invalid_argument_for_out_of_range_timestamps(
     assert code == grpc.StatusCode.INVALID_ARGUMENT, code
 
 
-@strict_xfail("gRPC callers: a string of invalid UTF-8 answers UNKNOWN (DecodeError), not INVALID_ARGUMENT")
 async def test_grpc_callers_get_invalid_argument_for_invalid_utf8(channels: Channels, world: World) -> None:
     code = await grpc_code(grpc_probes(channels, world.shared["customer"])["invalid-utf8"]())
     assert code == grpc.StatusCode.INVALID_ARGUMENT, code
 
 
-@strict_xfail("gRPC callers: CreateTask stores a suggested_channel that is no Channel (4096)")
 async def test_grpc_callers_cannot_store_an_unknown_channel_on_a_task(channels: Channels, world: World) -> None:
     code = await grpc_code(grpc_probes(channels, world.shared["customer"])["task-channel"]())
     assert code == grpc.StatusCode.INVALID_ARGUMENT, code

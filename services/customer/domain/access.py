@@ -31,6 +31,9 @@ class Reach:
     home_store: str
     # Ids of the associates holding her (primary or secondary), once assignments exist.
     associates: frozenset[str] = frozenset()
+    # Erased (a right-to-erasure request was carried out): her id is kept only so that the
+    # accounting rows under it stay whole; she is gone for every read and write.
+    erased: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,14 @@ def missing(principal: Principal, resource: str) -> AtelierError:
         reason="CUSTOMER_OUT_OF_SCOPE",
         metadata={"resource": resource},
     )
+
+
+def check_present(principal: Principal, reach: Reach, resource: str) -> Reach:
+    """Her reach, when she is there to be reached: an erased customer gets the answer of
+    one who does not exist (`missing`), whatever the caller may reach."""
+    if reach.erased:
+        raise missing(principal, resource)
+    return reach
 
 
 def contact_point_taken(principal: Principal, owner: str, owner_reach: Reach | None, value: str) -> AlreadyExists:

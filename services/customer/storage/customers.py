@@ -24,6 +24,10 @@ from ..domain.profile import ContactPoint
 from . import stats
 from .stats import STATS_JSON, TAGS_JSON
 
+# Whether she was erased (domain/access.Reach.erased); `c` is her customers row.
+ERASED = "EXISTS (SELECT 1 FROM erasures e WHERE e.customer_id = c.id)"
+NOT_ERASED = f"NOT {ERASED}"
+
 SELECT_FULL = (
     """
 SELECT c.id, c.given_name, c.family_name, c.preferred_name, c.locale, c.home_store, c.tier,
@@ -41,7 +45,10 @@ SELECT c.id, c.given_name, c.family_name, c.preferred_name, c.locale, c.home_sto
        """
     + TAGS_JSON
     + """ AS computed_tags,
-       ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates
+       ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates,
+       """
+    + ERASED
+    + """ AS erased
 FROM customers c
 """
 )
@@ -75,10 +82,11 @@ class CustomerRow:
     computed_tags: list[Tag]
     # Ids of the associates holding her (primary or secondary), from assignment events.
     associates: list[str] = field(default_factory=list)
+    erased: bool = False
 
     @property
     def reach(self) -> Reach:
-        return Reach(home_store=self.home_store, associates=frozenset(self.associates))
+        return Reach(home_store=self.home_store, associates=frozenset(self.associates), erased=self.erased)
 
 
 def _json(value: Any) -> Any:
@@ -110,6 +118,7 @@ def row_of(r: sa.Row[Any]) -> CustomerRow:
         purchase_stats=stats.parse(r.purchase_stats),
         computed_tags=[Tag(tag, reason, stats.parse_time(since)) for tag, reason, since in _json(r.computed_tags)],
         associates=list(r.associates),
+        erased=r.erased,
     )
 
 
@@ -126,7 +135,8 @@ async def get(conn: AsyncConnection, customer_id: str) -> CustomerRow | None:
 
 _REACH = (
     "SELECT c.home_store, c.version, "
-    "ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates "
+    "ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates, "
+    f"{ERASED} AS erased "
     "FROM customers c WHERE c.id = :id"
 )
 _STORE_OF = sa.text(_REACH)
@@ -137,12 +147,17 @@ async def reach_and_version(conn: AsyncConnection, customer_id: str, *, lock: bo
     """Who may reach the customer and her current version; with `lock`, the row stays
     locked until the transaction ends (writes serialise per customer)."""
     row = (await conn.execute(_STORE_OF_LOCKED if lock else _STORE_OF, {"id": customer_id})).first()
-    return (Reach(home_store=row.home_store, associates=frozenset(row.associates)), row.version) if row else None
+    return (_reach(row), row.version) if row else None
+
+
+def _reach(row: sa.Row[Any]) -> Reach:
+    return Reach(home_store=row.home_store, associates=frozenset(row.associates), erased=row.erased)
 
 
 _REACH_OF_MANY = sa.text(
     "SELECT c.id, c.home_store, "
-    "ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates "
+    "ARRAY(SELECT ca.associate_id FROM customer_assignments ca WHERE ca.customer_id = c.id) AS associates, "
+    f"{ERASED} AS erased "
     "FROM customers c WHERE c.id = ANY(:ids)"
 )
 
@@ -152,7 +167,7 @@ async def reach_of_many(conn: AsyncConnection, customer_ids: list[str]) -> dict[
     if not customer_ids:
         return {}
     rows = await conn.execute(_REACH_OF_MANY, {"ids": customer_ids})
-    return {r.id: Reach(home_store=r.home_store, associates=frozenset(r.associates)) for r in rows}
+    return {r.id: _reach(r) for r in rows}
 
 
 _LOCALE_OF = sa.text("SELECT locale FROM customers WHERE id = :id")
@@ -335,7 +350,8 @@ async def delete(conn: AsyncConnection, customer_id: str) -> None:
 
 
 def _scope_clause(scope: Scope, params: dict[str, Any]) -> list[str]:
-    where = []
+    """The customers in `scope`: never an erased one, whoever asks."""
+    where = [NOT_ERASED]
     if scope.store is not None:
         where.append("c.home_store = :store")
         params["store"] = scope.store
@@ -440,7 +456,7 @@ async def search(conn: AsyncConnection, query: str, scope: Scope, limit: int) ->
 
     if scope.associate is not None:
         params.update(scope_associate=scope.associate, store=scope.store)
-        rows = await run(_FUZZY, _MINE, ["c.home_store = :store"] if scope.store is not None else [])
+        rows = await run(_FUZZY, _MINE, [NOT_ERASED, *(["c.home_store = :store"] if scope.store is not None else [])])
     elif shape == "phone":
         rows = await run(_FUZZY)
     elif shape == "contact":

@@ -17,14 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ..domain import computed_tags, consent
 from ..domain.segments import SegmentFilter
-from .customers import SELECT_FULL, CustomerRow, row_of
+from .customers import NOT_ERASED, SELECT_FULL, CustomerRow, row_of
 
 _LAST = "(SELECT max(s.last_purchase_time) FROM customer_purchase_stats s WHERE s.customer_id = c.id)"
 _FIRST = "(SELECT min(s.first_purchase_time) FROM customer_purchase_stats s WHERE s.customer_id = c.id)"
 
 
 def where(flt: SegmentFilter, rules: computed_tags.TagRules) -> tuple[str, dict[str, Any]]:
-    clauses: list[str] = []
+    clauses: list[str] = [NOT_ERASED]  # an erased customer is in no segment
     params: dict[str, Any] = {}
     stored = [t for t in flt.tags if t not in (computed_tags.LAPSED, computed_tags.NEW_CLIENT)]
     if stored:

@@ -47,7 +47,7 @@ async def get_customer(
         row = await merges.get_current(conn, customer_id)
     if row is None:
         raise access.missing(caller, resource)
-    access.check_read(caller, row.reach, resource)
+    access.check_read(caller, access.check_present(caller, row.reach, resource), resource)
     audit.record(read.record(caller, f"customers/{row.id}"))
     return messages.customer(row, rules)
 
@@ -76,7 +76,7 @@ async def search_customers(
     async with tx.snapshot() as conn:
         hits = await customers.search(conn, query, access.scope(caller), size)
         rows = await customers.get_many(conn, [cid for cid, _ in hits])
-    found = [(cid, score) for cid, score in hits if cid in rows]
+    found = [(cid, score) for cid, score in hits if cid in rows and not rows[cid].erased]
     read.record_each(audit, caller, [f"customers/{cid}" for cid, _ in found])
     return api.SearchCustomersResponse(
         results=[

@@ -53,10 +53,10 @@ async def merge_customers(
 
     async def merge(uow: UnitOfWork) -> api.Merge:
         found = await merges.lock(uow.conn, [survivor, duplicate])
-        for name, cid in ((request.survivor, survivor), (request.duplicate, duplicate)):
-            if cid not in found:
-                raise NotFound(name)
         rows = await customers.get_many(uow.conn, [survivor, duplicate])
+        for name, cid in ((request.survivor, survivor), (request.duplicate, duplicate)):
+            if cid not in found or cid not in rows or rows[cid].erased:
+                raise NotFound(name)
         values, changes = merging.combine(_profile(rows[survivor]), _profile(rows[duplicate]))
         moved = await merges.move(uow.conn, survivor, duplicate)
         moved["survivor_changes"] = changes

@@ -53,7 +53,7 @@ async def _exportable(conn: AsyncConnection, caller: Principal, customer_id: str
     row = await merges.get_current(conn, customer_id)
     if row is None:
         raise access.missing(caller, name)
-    stewardship.check_export(caller, row.reach, name)
+    stewardship.check_export(caller, access.check_present(caller, row.reach, name), name)
     return row
 
 

@@ -31,12 +31,14 @@ async def reached(
     lock: bool = False,
 ) -> tuple[access.Reach, int]:
     """Her reach and version once `check` allowed the caller; with `lock`, her row stays
-    locked until the transaction ends."""
+    locked until the transaction ends. An erased customer is answered as a missing one
+    (domain/access.check_present), so nothing is read from or written to her id."""
     current = await customers.reach_and_version(conn, customer_id, lock=lock)
     if current is None:
         raise access.missing(caller, resource)
-    check(caller, current[0], resource)
-    return current
+    reach, version = current
+    check(caller, access.check_present(caller, reach, resource), resource)
+    return reach, version
 
 
 async def read_of(

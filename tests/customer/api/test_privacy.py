@@ -8,6 +8,7 @@ import json
 import uuid
 
 import grpc
+from google.protobuf import field_mask_pb2
 
 from atelier.common.v1 import common_pb2
 from atelier.customer.v1 import customer_pb2, privacy_service_pb2_grpc
@@ -29,6 +30,7 @@ from tests.customer.support import (
     record_interaction,
     record_purchase,
     rpc_error,
+    scalar,
     uid,
     unique_phone,
 )
@@ -127,9 +129,18 @@ async def test_erasure_leaves_no_canary_anywhere(customer_stub, customer_service
     assert reply.name == customer.name and reply.erased["contact_points"] == 6 and reply.erased["merges"] == 1
     assert await _scan(customer_service, needles) == []
 
-    shell = await get(customer_stub, customer.name)
-    assert (shell.given_name, shell.family_name, list(shell.contact_points), list(shell.tags)) == ("", "", [], [])
-    assert shell.purchase_stats.lifetime_value[0].units == 1200 * 2  # accounting aggregates stay
+    # Her id is gone for every read (the same answer as an id nobody has); the shell row
+    # left blank behind it keeps the accounting aggregates.
+    gone = await rpc_error(get(customer_stub, customer.name))
+    assert gone.code() == grpc.StatusCode.NOT_FOUND, gone.details()
+    async with await connect(customer_service) as conn:
+        cur = await conn.execute(
+            "SELECT c.given_name, c.family_name, c.tags, s.lifetime_value FROM customers c"
+            " JOIN customer_purchase_stats s ON s.customer_id = c.id WHERE c.id = %s",
+            (customer.name.split("/")[1],),
+        )
+        assert await cur.fetchall() == [("", "", [], 1200 * 2)]  # accounting aggregates stay
+    assert await _scan(customer_service, needles) == []
     erased = [e for e in await outbox_events(customer_service, "atelier.customer.erased") if e.subject == customer.name]
     assert len(erased) == 1 and ev.CustomerErased.FromString(erased[0].payload.value).customer == customer.name
     await channel.close()
@@ -363,4 +374,77 @@ async def test_replaying_an_erased_persons_requests_is_refused(customer_stub, cu
         )
         assert await cur.fetchall() == [(True, "tombstone:CUSTOMER_ERASED")]
     assert await _scan(customer_service, [canary]) == []  # not created again, nothing of her kept
+    await channel.close()
+
+
+async def test_an_erased_customer_is_gone_for_every_read_and_write(customer_stub, customer_service):
+    """Re-audit: after erasure her id took profile changes, notes, interactions and
+    consents again, and search found her. Now she answers as an id nobody has: store
+    staff are refused as for any customer out of reach, headquarters learns NOT_FOUND,
+    and nothing is written to her id nor sent out about her."""
+    channel, privacy = _privacy(customer_service)
+    store = await known_store(customer_service)
+    family = f"Gone{uid()[:10]}"
+    address = f"{family.lower()}@example.com"
+    customer = await create(customer_stub, home_store=store, given_name="Erin", family_name=family)
+    await privacy.EraseCustomer(
+        papi.EraseCustomerRequest(name=customer.name, reason="GDPR art. 17"), metadata=md(hq()), timeout=TIMEOUT
+    )
+    before = await _outbox_rows(customer_service, customer.name)
+    async with await connect(customer_service) as conn:
+        version = await scalar(conn, "SELECT version FROM customers WHERE id = %s", customer.name[10:])
+    mask = field_mask_pb2.FieldMask(paths=["given_name", "family_name", "contact_points"])
+    again = customer_pb2.Customer(
+        name=customer.name, given_name="Erin", family_name=family, contact_points=[email(address)]
+    )
+    writes = {
+        "profile": lambda p: customer_stub.UpdateCustomer(
+            api.UpdateCustomerRequest(customer=again, update_mask=mask), metadata=md(p), timeout=TIMEOUT
+        ),
+        "note": lambda p: customer_stub.CreateNote(
+            api.CreateNoteRequest(parent=customer.name, note=customer_pb2.Note(text="she came back")),
+            metadata=md(p),
+            timeout=TIMEOUT,
+        ),
+        "consent": lambda p: customer_stub.GrantConsent(
+            api.GrantConsentRequest(
+                name=customer.name,
+                channel=common_pb2.CHANNEL_EMAIL,
+                purpose=common_pb2.PURPOSE_MARKETING,
+                source="tablet",
+            ),
+            metadata=md(p),
+            timeout=TIMEOUT,
+        ),
+        "interaction": lambda p: record_interaction(channel, customer.name, "hi, it's Erin"),
+        "purchase": lambda p: record_purchase(channel, customer.name, "EUR", 100, store=store),
+        "read": lambda p: get(customer_stub, customer.name, p),
+        "export": lambda p: privacy.ExportCustomer(
+            papi.ExportCustomerRequest(name=customer.name), metadata=md(p), timeout=TIMEOUT
+        ),
+    }
+    for what, write in writes.items():
+        principal = manager(store)
+        if what in ("interaction", "purchase", "export"):
+            principal = hq()  # the helpers call as headquarters; export is hers alone
+        exc = await rpc_error(write(principal))
+        expected = grpc.StatusCode.NOT_FOUND if principal.role.value == "hq" else grpc.StatusCode.PERMISSION_DENIED
+        assert exc.code() == expected, (what, exc.code(), exc.details())
+        if what in ("profile", "note", "consent", "read"):
+            held_hq = await rpc_error(write(hq()))
+            assert held_hq.code() == grpc.StatusCode.NOT_FOUND, (what, held_hq.details())
+    for principal in (hq(), manager(store)):
+        found = await customer_stub.SearchCustomers(
+            api.SearchCustomersRequest(query=address), metadata=md(principal), timeout=TIMEOUT
+        )
+        assert list(found.results) == []
+        listed = await customer_stub.ListCustomers(
+            api.ListCustomersRequest(filter=f'home_store = "{store}"', page_size=500),
+            metadata=md(principal),
+            timeout=TIMEOUT,
+        )
+        assert customer.name not in [c.name for c in listed.customers]
+    async with await connect(customer_service) as conn:
+        now = await scalar(conn, "SELECT version FROM customers WHERE id = %s", customer.name[10:])
+    assert await _outbox_rows(customer_service, customer.name) == before and now == version  # nothing written or sent
     await channel.close()
