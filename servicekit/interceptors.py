@@ -6,8 +6,9 @@ and the same per-call context; OpenTelemetry's own aio interceptor runs before i
 trace ids are in the log lines. What every RPC gets, whatever its servicer:
 
 * the verified caller and the request id in the call's context (servicekit.context);
-* INVALID_ARGUMENT naming the field when any string of the request holds a NUL
-  (servicekit.request_checks), before the servicer runs;
+* INVALID_ARGUMENT naming the field when the request fails a request check (a NUL in a
+  string, a Timestamp out of range, an undefined enum number, a string that is not UTF-8:
+  servicekit.request_checks), before the servicer runs;
 * an AtelierError raised anywhere below becomes its rich status; a database that is
   not there (refused or lost connections, pool exhausted) becomes UNAVAILABLE and a
   transaction conflict ABORTED (servicekit.db.as_atelier_error); anything else is
@@ -23,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
 
 import grpc
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from servicekit import context, db, telemetry
 from servicekit.auth import PRINCIPAL_METADATA_KEY, AuthError, Principal, PrincipalTokenCache
 from servicekit.errors import AtelierError, InvalidArgument, Unauthenticated
-from servicekit.request_checks import may_hold_nul, nul_violations
+from servicekit.request_checks import may_hold_nul, request_violations, undecodable_violations
 from servicekit.status import grpc_code, internal_status, to_grpc_status
 
 log = telemetry.logger("atelier.rpc")
@@ -97,15 +98,19 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
 
 
 def _checking(deserializer: Deserializer | None) -> Deserializer | None:
-    """The request deserializer, plus the NUL check on requests whose bytes may need it."""
+    """The request deserializer, plus the request checks; a request the protobuf parser
+    refuses (a string that is not UTF-8) is rejected naming the field too."""
     if deserializer is None:
         return None
     inner = deserializer
 
     def deserialize(wire: bytes) -> object:
-        request = inner(wire)
-        if may_hold_nul(wire) and isinstance(request, Message):
-            found = nul_violations(request)
+        try:
+            request = inner(wire)
+        except DecodeError:
+            return _Rejected(undecodable_violations(inner, wire))
+        if isinstance(request, Message):
+            found = request_violations(request, may_hold_nul(wire))
             if found:
                 return _Rejected(found)
         return request
