@@ -176,7 +176,7 @@ def hidden(p: Principal, resource: str, denial: PermissionDenied) -> AtelierErro
     return NotFound(resource) if everywhere(p) else denial
 
 
-def _customer_denied(p: Principal, customer: str) -> PermissionDenied:
+def customer_denied(p: Principal, customer: str) -> PermissionDenied:
     return deny(p, f"see {customer}", reason="CUSTOMER_OUT_OF_SCOPE", resource=customer)
 
 
@@ -193,9 +193,9 @@ def check_reach_customer(p: Principal, c: CustomerFacts) -> None:
     """Her assignment, its history, a task on her. One the service never heard of answers
     store staff like one out of their reach; headquarters learns NOT_FOUND."""
     if not c.known:
-        raise hidden(p, c.name, _customer_denied(p, c.name))
+        raise hidden(p, c.name, customer_denied(p, c.name))
     if not can_reach_customer(p, c):
-        raise _customer_denied(p, c.name)
+        raise customer_denied(p, c.name)
 
 
 def _all_hers(p: Principal, c: CustomerFacts) -> bool:
@@ -210,13 +210,13 @@ def check_task_on_customer(p: Principal, c: CustomerFacts) -> None:
     manager reaching her only through one of her holders does not task her). Anyone else,
     and store staff naming a customer the service never heard of, get the same denial."""
     if not c.known:
-        raise hidden(p, c.name, _customer_denied(p, c.name))
+        raise hidden(p, c.name, customer_denied(p, c.name))
     if everywhere(p):
         return
     if p.role is Role.MANAGER:
         if _all_hers(p, c):
             return
-        raise _customer_denied(p, c.name)
+        raise customer_denied(p, c.name)
     check_reach_customer(p, c)
 
 

@@ -33,6 +33,36 @@ def test_headquarters_services_and_her_manager_export_associates_never():
             privacy.check_export(caller, HER)
 
 
+def test_a_manager_of_a_store_only_holding_her_gets_what_a_stranger_gets():
+    """Whom ExportCustomer answers: her home store's manager, not one reaching her through a secondary."""
+    held_elsewhere = CustomerFacts(
+        name="customers/c-1",
+        known=True,
+        home_store="stores/s1",
+        holders=frozenset({"a1", "b2"}),
+        holder_stores=frozenset({"stores/s1", "stores/s2"}),
+    )
+    stranger = CustomerFacts(name="customers/c-1", known=True, home_store="stores/s3")
+    denials = []
+    for her in (held_elsewhere, stranger):
+        with pytest.raises(PermissionDenied) as denied:
+            privacy.check_export(OTHER_MANAGER, her)
+        denials.append((denied.value.reason, str(denied.value), denied.value.metadata))
+    assert denials[0] == denials[1]
+    privacy.check_export(HER_MANAGER, held_elsewhere)
+    for caller in (HQ, SERVICE):
+        privacy.check_export(caller, held_elsewhere)
+        privacy.check_export(caller, stranger)
+    # A customer without a home store is headquarters'.
+    with pytest.raises(PermissionDenied):
+        privacy.check_export(
+            HER_MANAGER,
+            CustomerFacts(
+                name="customers/c-1", known=True, holders=frozenset({"a1"}), holder_stores=frozenset({"stores/s1"})
+            ),
+        )
+
+
 def test_someone_never_heard_of_is_not_found_for_headquarters_only():
     with pytest.raises(NotFound):
         privacy.check_export(HQ, NOBODY)
