@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from servicekit.auth import Principal, Role
 from servicekit.callers import Standing
-from servicekit.errors import AlreadyExists, AtelierError, NotFound, PermissionDenied
+from servicekit.errors import AlreadyExists, AtelierError, NotFound, PermissionDenied, invalid
 
 from .directory import StaffRecord
 
@@ -118,6 +118,20 @@ def check_create(principal: Principal, home_store: str) -> None:
             reason="STORE_OUT_OF_SCOPE",
             metadata={"home_store": home_store},
         )
+
+
+def check_chosen_id(principal: Principal, customer_id: str) -> None:
+    """Only headquarters and integrations (role service) choose a new customer's id. Store
+    staff may not, whatever the id: an id already taken by a customer out of their reach
+    would otherwise be told apart from a free one (an existence oracle)."""
+    if customer_id and principal.role not in _EVERYWHERE:
+        raise invalid("customer_id", "chosen ids are for headquarters and integrations; leave it empty")
+
+
+def replayed_order_resource(customer_id: str | None) -> str:
+    """What the refusal of a replayed order names: the customer the caller named, never
+    the one the order's contact points found (she may be out of the caller's reach)."""
+    return f"customers/{customer_id}" if customer_id else "the customer of this order"
 
 
 def check_move(principal: Principal, old_store: str, new_store: str, resource: str) -> None:

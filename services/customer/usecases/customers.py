@@ -97,6 +97,7 @@ async def create_customer(
 ) -> customer_pb2.Customer:
     """`values` are the validated profile; `customer_id` is the one asked for, or "".
     Her home store and referral code must be known to the directory."""
+    access.check_chosen_id(caller, customer_id)
     values = {**values, "home_store": access.home_store_of_new(caller, values["home_store"])}
     access.check_create(caller, values["home_store"])
     await directory.check_references(

@@ -108,7 +108,9 @@ async def _record(
     existing = await purchases.by_order(conn, new.channel, new.order_id)
     if existing is not None:
         purchase_rules.check_replay(existing.request_fingerprint, fingerprint)
-        await reached(conn, caller, existing.customer_id, f"customers/{existing.customer_id}", access.check_read)
+        await reached(
+            conn, caller, existing.customer_id, access.replayed_order_resource(customer_id), access.check_read
+        )
         return messages.purchase(existing)
 
     created = False

@@ -19,6 +19,7 @@ from ..messages import events
 from ..messages import timeline as messages
 from ..messages.purchases import interaction
 from ..storage import consents, interactions, notes, purchases, timeline
+from . import directory
 from .audit_trail import ReadAudit
 from .reach import reached
 
@@ -31,6 +32,8 @@ async def record_interaction(
     (same kind, channel and external id for her) records nothing and answers the first
     recording when it repeats its request, and is refused otherwise (domain/replays)."""
     fingerprint = interaction_rules.fingerprint(new)
+    # The code scanned is on the card of a member of staff the directory knows.
+    await directory.check_references(tx, referral_codes={"interaction.referral_code": new.referral_code})
     async with tx.begin(caller) as uow:
         await reached(uow.conn, caller, customer_id, parent, access.check_write)
         row, fresh = await interactions.insert(uow.conn, names.new_id(), customer_id, new, fingerprint)

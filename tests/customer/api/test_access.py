@@ -21,6 +21,7 @@ from tests.customer.support import (
     denied_reason,
     error_info,
     get,
+    invalid_fields,
     known_store,
     md,
     new_store,
@@ -303,3 +304,23 @@ async def test_forged_principal_carries_rich_status(customer_stub):
     )
     assert exc.code() == grpc.StatusCode.UNAUTHENTICATED
     assert error_info(exc).reason == "BAD_PRINCIPAL_TOKEN"
+
+
+@pytest.mark.parametrize("role", ["associate", "manager"])
+async def test_only_headquarters_and_integrations_choose_a_customer_id(customer_service, customer_stub, role):
+    """Re-audit: a chosen id taken by another store's customer answered 409 and a free one
+    200 (an existence oracle). Store staff may not choose an id at all, whatever it is."""
+    store, elsewhere = await known_store(customer_service), await known_store(customer_service)
+    theirs = await create(customer_stub, home_store=elsewhere)
+    staff = associate(store) if role == "associate" else manager(store)
+    for chosen in (theirs.name.split("/")[1], f"free-{secrets.token_hex(4)}"):
+        assert await invalid_fields(create(customer_stub, staff, customer_id=chosen, home_store=store)) == [
+            "customer_id"
+        ]
+    chosen = f"hq-{secrets.token_hex(4)}"
+    assert (await create(customer_stub, customer_id=chosen, home_store=store)).name == f"customers/{chosen}"
+    integration = Principal(subject="services/pos", role=Role.SERVICE)
+    chosen = f"pos-{secrets.token_hex(4)}"
+    assert (
+        await create(customer_stub, integration, customer_id=chosen, home_store=store)
+    ).name == f"customers/{chosen}"

@@ -18,6 +18,7 @@ from tests.customer.support import (
     events_of,
     interaction,
     invalid_fields,
+    known_referral_code,
     known_store,
     line,
     md,
@@ -33,7 +34,9 @@ Entry = tapi.TimelineEntryKind
 
 
 async def test_every_interaction_kind_is_recorded(customer_service, timeline_stub, customer_stub):
-    target = await create(customer_stub, home_store=await known_store(customer_service))
+    store = await known_store(customer_service)
+    target = await create(customer_stub, home_store=store)
+    code = await known_referral_code(customer_service, store)
     for kind in interaction_pb2.InteractionKind.values():
         if kind == 0:
             continue
@@ -41,7 +44,7 @@ async def test_every_interaction_kind_is_recorded(customer_service, timeline_stu
         if kind in (IKind.INTERACTION_KIND_MESSAGE, IKind.INTERACTION_KIND_CALL):
             fields.update(channel=common_pb2.CHANNEL_WHATSAPP, direction=interaction_pb2.DIRECTION_INBOUND)
         if kind == IKind.INTERACTION_KIND_QR_SCAN:
-            fields.update(referral_code="PARIS-A7", associate="associates/a-7")
+            fields.update(referral_code=code, associate="associates/a-7")
         got = await interaction(timeline_stub, target.name, **fields)
         assert got.name.startswith(target.name + "/interactions/") and got.kind == kind
     listed = await timeline_stub.ListTimeline(
@@ -49,7 +52,7 @@ async def test_every_interaction_kind_is_recorded(customer_service, timeline_stu
     )
     assert len(listed.entries) == len(interaction_pb2.InteractionKind.values()) - 1
     scan = [e.interaction for e in listed.entries if e.interaction.kind == IKind.INTERACTION_KIND_QR_SCAN]
-    assert scan[0].referral_code == "PARIS-A7"
+    assert scan[0].referral_code == code
 
 
 async def test_replayed_webhook_records_nothing(customer_service, timeline_stub, customer_stub, db):
@@ -258,3 +261,16 @@ async def test_page_token_is_bound_to_its_filter(customer_service, timeline_stub
             tapi.ListTimelineRequest(parent=target.name, page_token="garbage"), metadata=md(), timeout=TIMEOUT
         )
     ) == ["page_token"]
+
+
+async def test_a_qr_scan_names_a_referral_code_the_directory_knows(customer_service, timeline_stub, customer_stub):
+    """Re-audit: a QR scan naming a code nobody has was recorded without a word. The code
+    is checked as CreateCustomer checks hers: INVALID_ARGUMENT naming the field."""
+    store = await known_store(customer_service)
+    target = await create(customer_stub, home_store=store)
+    code = await known_referral_code(customer_service, store)
+    assert await invalid_fields(
+        interaction(timeline_stub, target.name, kind=IKind.INTERACTION_KIND_QR_SCAN, referral_code="ZZZZ9999")
+    ) == ["interaction.referral_code"]
+    scanned = await interaction(timeline_stub, target.name, kind=IKind.INTERACTION_KIND_QR_SCAN, referral_code=code)
+    assert scanned.referral_code == code
