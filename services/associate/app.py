@@ -17,6 +17,7 @@ from pathlib import Path
 import grpc
 
 from atelier.associate.v1 import associate_service_pb2_grpc, performance_service_pb2_grpc, task_service_pb2_grpc
+from servicekit.audit import AuditWriter
 from servicekit.callers import CallerGate
 from servicekit.config import ServiceConfig
 from servicekit.server import ServiceRuntime
@@ -64,9 +65,13 @@ def build(config: ServiceConfig) -> tuple[ServiceRuntime, Callable[[grpc.aio.Ser
         "greeting-sweep", greeting_sweep.EVERY_SECONDS, functools.partial(greeting_sweep.run, tx, task_rules)
     )
 
+    # Reads of personal data (client books, exports) are audited; what is buffered is written at shutdown.
+    audit = AuditWriter(runtime.engine)
+    runtime.on_drained(audit.close)
+
     def register(server: grpc.aio.Server) -> None:
         associate_service_pb2_grpc.add_AssociateServiceServicer_to_server(
-            associate_service.AssociateServicer(tx), server
+            associate_service.AssociateServicer(tx, audit), server
         )
         task_service_pb2_grpc.add_TaskServiceServicer_to_server(task_service.TaskServicer(tx, task_rules), server)
         performance_service_pb2_grpc.add_PerformanceServiceServicer_to_server(

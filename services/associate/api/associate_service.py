@@ -11,6 +11,7 @@ import grpc
 from atelier.associate.v1 import assignment_pb2, associate_pb2, associate_service_pb2_grpc, store_pb2
 from atelier.associate.v1 import associate_service_pb2 as api
 from servicekit import names, paging
+from servicekit.audit import AuditWriter
 from servicekit.context import principal
 from servicekit.errors import Violations, invalid
 from servicekit.paging import Page
@@ -31,8 +32,10 @@ BY_CREATION = (datetime, str)
 
 
 class AssociateServicer(associate_service_pb2_grpc.AssociateServiceServicer):
-    def __init__(self, tx: Transactions):
+    def __init__(self, tx: Transactions, audit: AuditWriter):
         self._tx = tx
+        # Reads of personal data (client books) are audited off the request path (servicekit.audit).
+        self._audit = audit
 
     # -- stores ------------------------------------------------------------------------
 
@@ -192,8 +195,18 @@ class AssociateServicer(associate_service_pb2_grpc.AssociateServiceServicer):
         page = Page(size, _book_position(paging.decode(request.page_token, query, shape=(str, str, str))), query)
         holder = parent_id if kind == "associates" else None
         store = parent_id if kind == "stores" else None
+        read = requests.read_audit(context, "ListClientBook")
         return await book.list_book(
-            self._tx, caller, request.parent, associate_id=holder, store_id=store, flt=flt, order=order, page=page
+            self._tx,
+            self._audit,
+            caller,
+            request.parent,
+            read,
+            associate_id=holder,
+            store_id=store,
+            flt=flt,
+            order=order,
+            page=page,
         )
 
     # -- a customer's data as a whole ---------------------------------------------------
@@ -203,7 +216,8 @@ class AssociateServicer(associate_service_pb2_grpc.AssociateServiceServicer):
     ) -> api.ExportCustomerDataResponse:
         caller = principal()
         customer_id = names.parse(request.name, "customers", "name")
-        return await privacy.export_customer_data(self._tx, caller, customer_id, request.name)
+        read = requests.read_audit(context, "ExportCustomerData")
+        return await privacy.export_customer_data(self._tx, caller, customer_id, request.name, read)
 
 
 def _book_position(position: list[object] | None) -> list[object] | None:

@@ -6,14 +6,21 @@ INVALID_ARGUMENT at once."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+import grpc
 from google.protobuf import timestamp_pb2
 
-from servicekit import idempotency, names, paging
+from servicekit import context, idempotency, names, paging
 from servicekit.errors import Violations, invalid
 from servicekit.paging import Page
 
 from ..domain.assignment import MAX_REASON
+from ..usecases.audit_trail import ReadAudit
+
+# Why the caller reads personal data (recorded in the audit trail), as the customer service reads it.
+PURPOSE_METADATA_KEY = "x-atelier-purpose"
+MAX_PURPOSE = 200
 
 
 def resource_id(violations: Violations, name: str, collection: str, field: str) -> str:
@@ -72,3 +79,13 @@ def customer_of_assignment(name: str, field: str = "name") -> str:
 
 def time(ts: timestamp_pb2.Timestamp) -> datetime:
     return ts.ToDatetime(tzinfo=UTC)
+
+
+def read_audit(ctx: grpc.aio.ServicerContext[Any, Any], action: str) -> ReadAudit:
+    """Who reads and why: the caller's `x-atelier-purpose` metadata, else the RPC's name."""
+    purpose = action
+    for key, value in ctx.invocation_metadata() or ():
+        if key == PURPOSE_METADATA_KEY and isinstance(value, str) and value.strip():
+            purpose = " ".join(value.split())[:MAX_PURPOSE]
+            break
+    return ReadAudit(action=action, purpose=purpose, request_id=context.request_id())

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from atelier.associate.v1 import associate_service_pb2 as api
+from servicekit.audit import AuditWriter
 from servicekit.auth import Principal
 from servicekit.paging import Page
 from servicekit.uow import Transactions, UnitOfWork
@@ -16,13 +17,16 @@ from ..domain.book import BookFilter, CustomerProfile, Order
 from ..domain.names import prefixed
 from ..messages import assignment as messages
 from ..storage import associates, book, stores
+from .audit_trail import ReadAudit
 from .reads import found
 
 
 async def list_book(
     tx: Transactions,
+    audit: AuditWriter,
     caller: Principal,
     parent: str,
+    read: ReadAudit,
     *,
     associate_id: str | None,
     store_id: str | None,
@@ -30,7 +34,8 @@ async def list_book(
     order: Order,
     page: Page,
 ) -> api.ListClientBookResponse:
-    """ListClientBook: `parent` is `associates/{associate_id}` or `stores/{store_id}`."""
+    """ListClientBook: `parent` is `associates/{associate_id}` or `stores/{store_id}`. Each
+    customer the page shows is audited (usecases.audit_trail)."""
     async with tx.snapshot() as conn:
         store = parent
         if associate_id is not None:
@@ -41,8 +46,11 @@ async def list_book(
         rows = await book.page(
             conn, associate=associate_id, store=store_id, flt=flt, order=order, after=page.position, limit=page.limit
         )
+    shown = page.items(rows)
+    for record in read.records(caller, (r.customer_id for r in shown)):
+        audit.record(record)
     return api.ListClientBookResponse(
-        entries=[messages.book_entry(r) for r in page.items(rows)],
+        entries=[messages.book_entry(r) for r in shown],
         next_page_token=page.next_token(rows, lambda r: [repr(r.sort_key), r.customer_id, r.associate_id]),
     )
 

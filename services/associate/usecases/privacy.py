@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 from atelier.associate.v1 import associate_service_pb2 as api
-from servicekit import idempotency, outbox
+from servicekit import audit, idempotency, outbox
 from servicekit.auth import Principal
 from servicekit.events import customer_of
 from servicekit.uow import Transactions, UnitOfWork
@@ -25,19 +25,22 @@ from ..domain import privacy as rules
 from ..messages import privacy as messages
 from ..storage import privacy
 from . import assignments, customer_facts, task_triggers
+from .audit_trail import ReadAudit
 
 
 async def export_customer_data(
-    tx: Transactions, caller: Principal, customer_id: str, name: str
+    tx: Transactions, caller: Principal, customer_id: str, name: str, read: ReadAudit
 ) -> api.ExportCustomerDataResponse:
     """Every row this service holds about her. Someone it never heard of but still holds
-    rows about (her history after an erasure or a merge) is known for this purpose."""
-    async with tx.snapshot() as conn:
-        _, facts = await customer_facts.load(conn, customer_id)
-        held = await privacy.export_rows(conn, customer_id)
-    if not facts.known and any(held.values()):
-        facts = dataclasses.replace(facts, known=True)
-    rules.check_export(caller, facts)
+    rows about (her history after an erasure or a merge) is known for this purpose. The
+    export's audit record commits with it (usecases.audit_trail)."""
+    async with tx.begin(caller) as uow:
+        _, facts = await customer_facts.load(uow.conn, customer_id)
+        held = await privacy.export_rows(uow.conn, customer_id)
+        if not facts.known and any(held.values()):
+            facts = dataclasses.replace(facts, known=True)
+        rules.check_export(caller, facts)
+        await audit.write_now(uow.conn, *read.records(caller, [customer_id]))
     return messages.export(held)
 
 
