@@ -543,9 +543,6 @@ async def test_reads_of_personal_data_in_the_associate_service_are_audited(world
 # -- sales credited across stores (defects) ---------------------------------------------------
 
 
-@strict_xfail(
-    "RecordPurchase credits an associate of another store, or one who does not exist (item 6 through the till)"
-)
 @pytest.mark.parametrize("credited", ["other-store", "nobody"])
 async def test_a_sale_is_credited_only_to_an_existing_associate_of_its_store(world: World, credited: str) -> None:
     assisting = member(world, OTHER_STORE_ASSOCIATE).name if credited == "other-store" else f"associates/nobody-{uid()}"
@@ -557,7 +554,6 @@ async def test_a_sale_is_credited_only_to_an_existing_associate_of_its_store(wor
     assert answer.status_code in (400, 403), describe(answer)
 
 
-@strict_xfail("an associate records a sale in another store's till, which counts in that store's figures")
 async def test_store_staff_record_sales_only_in_their_own_store(world: World) -> None:
     body = till_sale(world.s2, "")
     body["customer"] = world.shared["customer"]

@@ -120,6 +120,18 @@ def check_create(principal: Principal, home_store: str) -> None:
         )
 
 
+def check_sale_store(principal: Principal, store: str) -> None:
+    """Store staff record sales of their own store's till; headquarters and integrations
+    those of any store (or of none, online)."""
+    scope = store_scope(principal)
+    if scope is not None and store != scope:
+        raise PermissionDenied(
+            f"{principal.role.value}s record sales of their own store ({scope})",
+            reason="STORE_OUT_OF_SCOPE",
+            metadata={"store": store},
+        )
+
+
 def check_chosen_id(principal: Principal, customer_id: str) -> None:
     """Only headquarters and integrations (role service) choose a new customer's id. Store
     staff may not, whatever the id: an id already taken by a customer out of their reach

@@ -11,9 +11,10 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Any
 
-from servicekit.errors import Violations
+from servicekit.errors import Violations, invalid
 
 from . import money, replays
+from .directory import StaffRecord
 
 
 class SalesChannel(IntEnum):
@@ -248,3 +249,21 @@ def refund_spend(new: NewReturn, lines: dict[str, BoughtLine]) -> dict[str, Deci
         line = lines[line_id]
         spend[line.category] = spend.get(line.category, Decimal(0)) - line.unit_price * quantity
     return spend
+
+
+def assisting_id(new: NewPurchase) -> str:
+    """The associate id of the member of staff the sale is credited to ("" for none)."""
+    return new.assisting_associate.removeprefix("associates/")
+
+
+def check_assisting(new: NewPurchase, staff: StaffRecord | None, field: str) -> None:
+    """A sale is credited only to a member of staff the directory knows, active, and of
+    the purchase's store (of any store when the purchase names none)."""
+    if not new.assisting_associate:
+        return
+    if staff is None or not staff.active or (new.store and staff.store != new.store):
+        where = new.store or "the maison"
+        raise invalid(
+            field,
+            f"not an active associate of {where} (one created a moment ago may take a few seconds to be known here)",
+        )

@@ -4,6 +4,8 @@ their events commit together. Reading purchases is a read of personal data: audi
 
 from __future__ import annotations
 
+import asyncio
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -20,11 +22,13 @@ from servicekit.uow import Transactions, UnitOfWork
 
 from ..domain import access, computed_tags, matching, profile
 from ..domain import purchases as purchase_rules
+from ..domain.directory import StaffRecord
 from ..domain.purchases import NewPurchase, NewReturn, check_returnable, refund_spend
 from ..messages import customers as customer_messages
 from ..messages import events
 from ..messages import purchases as messages
 from ..storage import customers, purchases, stats
+from ..storage import directory as staff_directory
 from ..storage import matching as contact_owners
 from . import directory
 from .assignments import hold_if_associate
@@ -34,6 +38,8 @@ from .reach import reached, read_of, required
 # A concurrent first purchase of the same unknown client, or of the same order, makes one
 # transaction lose on a unique constraint; replaying it once then matches what won.
 _ATTEMPTS = 2
+# How often the directory is read while waiting for a member of staff not known yet.
+_POLL = 0.1
 
 
 class _Retry(Exception):
@@ -83,7 +89,9 @@ async def record_purchase(
     the first recording when it repeats its request, and is refused otherwise
     (domain/replays)."""
     fingerprint = purchase_rules.fingerprint(customer_id, unknown, new)
+    access.check_sale_store(caller, new.store)
     await directory.check_references(tx, stores={"purchase.store": new.store})
+    purchase_rules.check_assisting(new, await _assisting(tx, new), "purchase.assisting_associate")
     for attempt in range(_ATTEMPTS):
         try:
             async with tx.begin(caller) as uow:
@@ -131,6 +139,21 @@ async def _record(
         uow.emit(events.created(customer, caller.subject))
     uow.emit(events.purchase_recorded(name, recorded, reach.home_store, created, caller.subject))
     return recorded
+
+
+async def _assisting(tx: Transactions, new: NewPurchase) -> StaffRecord | None:
+    """The member of staff the sale is credited to as the directory knows her, waited for
+    a moment (as stores and referral codes are) when she is not known yet."""
+    associate_id = purchase_rules.assisting_id(new)
+    if not associate_id:
+        return None
+    deadline = time.monotonic() + directory.REFERENCE_WAIT
+    while True:
+        async with tx.read() as conn:
+            found = await staff_directory.staff(conn, associate_id)
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        await asyncio.sleep(_POLL)
 
 
 def _no_check(caller: Principal, reach: access.Reach, resource: str) -> None:

@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from tests.conftest import bearer, running_gateway, start_service
-from tests.customer.support import ago, known_store
+from tests.customer.support import ago, known_staff, known_store
 
 
 def token(role: str, store: str = "", associate_id: str = "a-1") -> dict[str, str]:
@@ -28,6 +28,7 @@ def _iso(days: float) -> str:
 async def test_till_purchase_return_interaction_and_timeline_over_http(customer_service, http):
     store = await known_store(customer_service)
     clerk = token("associate", store, associate_id=f"a-{uuid.uuid4().hex[:8]}")
+    assisting = await known_staff(customer_service, store)
     phone = f"+3361{uuid.uuid4().int % 10**7:07d}"
     order = {
         "contactPoints": [{"kind": "CONTACT_KIND_PHONE", "value": phone}],
@@ -38,7 +39,7 @@ async def test_till_purchase_return_interaction_and_timeline_over_http(customer_
             "channel": "SALES_CHANNEL_STORE",
             "orderId": f"pos-{uuid.uuid4().hex[:8]}",
             "store": store,
-            "assistingAssociate": "associates/a-1",
+            "assistingAssociate": f"associates/{assisting.associate_id}",
             "orderTime": _iso(2),
             "lines": [
                 {

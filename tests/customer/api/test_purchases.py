@@ -16,9 +16,12 @@ from tests.customer.support import (
     ago,
     amounts,
     create,
+    denied_reason,
+    error_info,
     events_of,
     get,
     invalid_fields,
+    known_staff,
     known_store,
     line,
     md,
@@ -37,6 +40,7 @@ RECORDED = "atelier.customer.purchase_recorded"
 async def test_record_get_and_list_a_purchase(customer_service, purchase_stub, customer_stub):
     store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
+    await known_staff(customer_service, store, associate_id="a-7")
     p = purchase(
         line("W-1", "4200.50", 1, "watches"),
         line("B-2", "1800", 2, "leather-goods"),
@@ -83,6 +87,7 @@ async def test_event_carries_home_store_and_assisting_associate(customer_service
 
     store = await known_store(customer_service)
     target = await create(customer_stub, home_store=store)
+    await known_staff(customer_service, store, associate_id="a-9")
     recorded = await record(
         purchase_stub, target.name, purchase(line("A", "10"), store=store, associate="associates/a-9")
     )
@@ -262,10 +267,9 @@ async def test_authorisation_like_the_customer_rpcs(customer_service, purchase_s
         )
         == "CUSTOMER_OUT_OF_SCOPE"
     )
-    # A replay by someone who cannot see the customer learns nothing either.
-    assert (
-        await denied_reason(record(purchase_stub, in_milan.name, pos_sale, associate(paris))) == "CUSTOMER_OUT_OF_SCOPE"
-    )
+    # A replay by someone who cannot see the customer learns nothing either: a Paris
+    # associate does not record sales of the Milan till at all.
+    assert await denied_reason(record(purchase_stub, in_milan.name, pos_sale, associate(paris))) == "STORE_OUT_OF_SCOPE"
 
 
 async def test_list_purchases_pages_newest_first(customer_service, purchase_stub, customer_stub):
@@ -333,3 +337,55 @@ async def test_concurrent_first_purchases_of_one_unknown_client_create_her_once(
     assert len(owners) == 1 and len({r.name for r in results}) == 4
     assert await scalar(db, "SELECT count(*) FROM customers WHERE home_store = %s", store) == 1
     assert await events_of(db, "atelier.customer.created", owners.pop()) == 1
+
+
+async def test_a_sale_is_credited_only_to_an_active_associate_of_its_store(
+    customer_service, purchase_stub, customer_stub
+):
+    """Re-audit: RecordPurchase credited an associate of another store, or one nobody
+    knows. The assisting associate is an active member of staff of the purchase's store."""
+    store, elsewhere = await known_store(customer_service), await known_store(customer_service)
+    target = await create(customer_stub, home_store=store)
+    ours = await known_staff(customer_service, store)
+    theirs = await known_staff(customer_service, elsewhere)
+    away = await known_staff(customer_service, store, status="on_leave")
+    for credited in (theirs, away):
+        p = purchase(line("A", "10"), store=store, associate=f"associates/{credited.associate_id}")
+        assert await invalid_fields(record(purchase_stub, target.name, p)) == ["purchase.assisting_associate"]
+    nobody = purchase(line("A", "10"), store=store, associate=f"associates/nobody-{uid()}")
+    assert await invalid_fields(record(purchase_stub, target.name, nobody)) == ["purchase.assisting_associate"]
+    p = purchase(line("A", "10"), store=store, associate=f"associates/{ours.associate_id}")
+    assert (await record(purchase_stub, target.name, p)).assisting_associate == f"associates/{ours.associate_id}"
+
+
+async def test_store_staff_record_sales_of_their_own_store_only(customer_service, purchase_stub, customer_stub):
+    """Re-audit: an associate recorded a sale in another store's till (its figures). Store
+    staff record their own store's sales; headquarters any store's."""
+    store, elsewhere = await known_store(customer_service), await known_store(customer_service)
+    clerk = associate(store, f"a-{uid()}")
+    target = await create(customer_stub, clerk, home_store=store)
+    for staff in (clerk, manager(store)):
+        p = purchase(line("A", "10"), store=elsewhere)
+        assert await denied_reason(record(purchase_stub, target.name, p, staff)) == "STORE_OUT_OF_SCOPE"
+    assert (await record(purchase_stub, target.name, purchase(line("A", "10"), store=store), clerk)).store == store
+    assert (await record(purchase_stub, target.name, purchase(line("A", "10"), store=elsewhere))).store == elsewhere
+
+
+async def test_a_replayed_till_sale_names_no_customer_out_of_reach(customer_service, purchase_stub, customer_stub):
+    """Re-audit: replaying a till sale (same order, same e-mail) as someone who does not
+    reach its customer answered 403 naming the customer who owns the e-mail. The refusal
+    names no customer; another store's staff are refused the other store's till."""
+    paris, milan = await known_store(customer_service), await known_store(customer_service)
+    _, typed = unique_email()
+    point = customer_pb2.ContactPoint(kind=customer_pb2.CONTACT_KIND_EMAIL, value=typed)
+    owner = await create(customer_stub, home_store=paris, contact_points=[point])
+    sale = papi.RecordPurchaseRequest(
+        contact_points=[point], given_name="Lin", purchase=purchase(line("A", "10"), store=paris)
+    )
+    first = await purchase_stub.RecordPurchase(sale, metadata=md(manager(paris)), timeout=TIMEOUT)
+    assert first.name.startswith(owner.name + "/")
+    # A Paris associate who does not hold her, then Milan's staff, replay the same sale.
+    for stranger in (associate(paris, f"a-{uid()}"), associate(milan, f"a-{uid()}"), manager(milan)):
+        exc = await rpc_error(purchase_stub.RecordPurchase(sale, metadata=md(stranger), timeout=TIMEOUT))
+        assert exc.code() == grpc.StatusCode.PERMISSION_DENIED, exc.details()
+        assert owner.name.split("/")[1] not in exc.details() + str(error_info(exc))
