@@ -85,9 +85,11 @@ def check_update_store(p: Principal, store: str, paths: set[str]) -> None:
 
 
 def check_create_associate(p: Principal, store: str, role: object) -> None:
+    """Headquarters creates anyone; a manager creates associates of her own store only
+    (a manager or headquarters record would lift someone's standing above hers)."""
     if everywhere(p):
         return
-    if p.role is Role.MANAGER and p.store == store and role != StaffRole.HQ:
+    if p.role is Role.MANAGER and p.store == store and role == StaffRole.ASSOCIATE:
         return
     raise deny(p, f"create staff in {store}", resource=store)
 

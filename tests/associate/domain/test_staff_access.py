@@ -71,3 +71,14 @@ def test_everyone_edits_her_own_profile():
     update(seller, Member("a-1"), {"languages": ["ja"]})
     with pytest.raises(PermissionDenied):
         update(seller, Member("a-1"), {"capacity": 9})
+
+
+def test_a_manager_creates_associates_of_her_store_only():
+    paris_manager = Principal(subject="staff/m", role=Role.MANAGER, associate_id="m", store="stores/paris")
+    access.check_create_associate(paris_manager, "stores/paris", StaffRole.ASSOCIATE)
+    for role in (StaffRole.MANAGER, StaffRole.HQ):
+        with pytest.raises(PermissionDenied):
+            access.check_create_associate(paris_manager, "stores/paris", role)
+    with pytest.raises(PermissionDenied):
+        access.check_create_associate(paris_manager, "stores/milan", StaffRole.ASSOCIATE)
+    access.check_create_associate(Principal(subject="staff/hq", role=Role.HQ), "stores/paris", StaffRole.MANAGER)
