@@ -518,7 +518,10 @@ async def test_both_export_doors_give_the_same_answer_to_another_stores_manager(
 # -- reads of personal data in the associate service leave no audit record (defect) ----------
 
 
-@strict_xfail("reads of personal data in the associate service (export, client books) leave no audit record")
+# The associate service audits these reads in its own trail
+# (tests/associate/api/test_audited_reads.py); ListAuditRecords reads only the customer
+# service's, so this stays open until one trail answers across services.
+@strict_xfail("reads of personal data in the associate service are not in ListAuditRecords (own trail only)")
 @pytest.mark.parametrize("read", ["exportAssociateData", "associate-book", "store-book"])
 async def test_reads_of_personal_data_in_the_associate_service_are_audited(world: World, read: str) -> None:
     customer = world.shared["customer"]
@@ -807,8 +810,9 @@ async def test_an_import_cannot_write_to_an_erased_customers_id(stack: Stack, ch
     reply = await stub.ImportCustomers(batches(), metadata=metadata_for(hq()), timeout=GRPC_TIMEOUT)
 
     assert (reply.accepted, reply.merged, reply.rejected) == (0, 0, 1), reply
-    profile = await ok(call(world.client, "GET", f"/v1/{name}", world.hq))
-    assert "givenName" not in profile and "contactPoints" not in profile, profile
+    # She stays gone: headquarters gets what it gets for an id nobody has.
+    gone = await call(world.client, "GET", f"/v1/{name}", world.hq)
+    assert gone.status_code == 404, gone.text
 
 
 # == 4. Input ================================================================================
