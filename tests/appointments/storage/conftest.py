@@ -8,13 +8,16 @@ import secrets
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from servicekit import db, migrations
 
 MIGRATIONS = Path(__file__).resolve().parents[3] / "services" / "appointments" / "migrations"
-# 100 contenders at once, plus a few for the test's own reads; the embedded PostgreSQL
-# allows 200 connections.
-POOL = 110
+# The concurrency tests hold one connection per contender at once: as many as the server
+# can spare (100 on the embedded PostgreSQL, which allows 200 connections; fewer on a
+# shared server with the default max_connections of 100), never fewer than 20.
+WANTED = 100
+MARGIN = 15
 
 
 async def migrated(infra, label: str) -> str:
@@ -23,9 +26,26 @@ async def migrated(infra, label: str) -> str:
     return url
 
 
+async def _spare_connections(engine) -> int:
+    async with engine.connect() as conn:
+        limit = int((await conn.execute(sa.text("SHOW max_connections"))).scalar_one())
+        used = int((await conn.execute(sa.text("SELECT count(*) FROM pg_stat_activity"))).scalar_one())
+        reserved = int((await conn.execute(sa.text("SHOW superuser_reserved_connections"))).scalar_one())
+    return limit - reserved - used - MARGIN
+
+
 @pytest.fixture(scope="module")
-async def engine(infra):
+async def contenders(infra) -> int:
+    probe = db.create_engine(await migrated(infra, "probe"), pool_size=1, max_overflow=0)
+    try:
+        return max(20, min(WANTED, await _spare_connections(probe)))
+    finally:
+        await probe.dispose()
+
+
+@pytest.fixture(scope="module")
+async def engine(infra, contenders):
     url = await migrated(infra, "appointments")
-    engine = db.create_engine(url, pool_size=POOL, max_overflow=0, pool_timeout=60)
+    engine = db.create_engine(url, pool_size=contenders + 5, max_overflow=0, pool_timeout=60)
     yield engine
     await engine.dispose()
