@@ -45,7 +45,7 @@ Unary: TypeAlias = "Callable[[object, Context], Awaitable[object]]"
 Streaming: TypeAlias = "Callable[[object, Context], AsyncIterator[object]]"
 Deserializer: TypeAlias = Callable[[bytes], object]
 # Raises (servicekit.errors.PermissionDenied) to refuse a verified caller.
-CallerGate: TypeAlias = Callable[[Principal], Awaitable[None]]
+CallerCheck: TypeAlias = Callable[[Principal], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
         self._tokens = PrincipalTokenCache(internal_secret)
         # The service's own word on a verified caller (e.g. a departed associate is
         # refused everywhere): awaited on every RPC once the principal verifies.
-        self.caller_gate: CallerGate | None = None
+        self.caller_gate: CallerCheck | None = None
         # Handlers are static per method, so each is wrapped once, not on every call.
         self._wrapped: dict[str, Handler | None] = {}
 

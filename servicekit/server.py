@@ -41,7 +41,7 @@ from opentelemetry.instrumentation.grpc import filters as otel_filters
 from servicekit import db, events, migrations, telemetry
 from servicekit.config import ConfigError, ServiceConfig
 from servicekit.inbox import DEFAULT_ACK_WAIT, DEFAULT_BACKOFF, EventConsumer, Handler
-from servicekit.interceptors import CallerGate, RequestContextInterceptor
+from servicekit.interceptors import CallerCheck, RequestContextInterceptor
 from servicekit.outbox import OutboxRelay
 
 log = telemetry.logger("atelier.server")
@@ -124,7 +124,7 @@ class ServiceRuntime:
         )
         self.port = 0
 
-    def set_caller_gate(self, gate: CallerGate) -> None:
+    def set_caller_gate(self, gate: CallerCheck) -> None:
         """The service's own check of every verified caller, awaited before each RPC
         (raise servicekit.errors.PermissionDenied to refuse, e.g. a departed associate).
         Keep it cheap: it runs on every call."""

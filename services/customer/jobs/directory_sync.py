@@ -127,7 +127,7 @@ class DirectorySync:
 
     def _stub(self) -> associate_service_pb2_grpc.AssociateServiceAsyncStub:
         # The one channel to the associate service the process has (exports use it too).
-        return self._associates._client()
+        return self._associates.client()
 
     def _metadata(self, round_id: str) -> tuple[tuple[str, str], ...]:
         # Minted per call: a long round must not outlive its token.

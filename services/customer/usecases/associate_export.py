@@ -41,7 +41,8 @@ class AssociateExports:
         self._channel: grpc.aio.Channel | None = None
         self._stub: associate_service_pb2_grpc.AssociateServiceAsyncStub | None = None
 
-    def _client(self) -> associate_service_pb2_grpc.AssociateServiceAsyncStub:
+    def client(self) -> associate_service_pb2_grpc.AssociateServiceAsyncStub:
+        """The stub over the one channel to the associate service (exports, directory sync)."""
         # Made on first use, inside the running loop grpc.aio binds it to.
         if self._stub is None:
             self._channel = grpc.aio.insecure_channel(self.address, options=[("grpc.enable_http_proxy", 0)])
@@ -55,7 +56,7 @@ class AssociateExports:
         metadata = ((PRINCIPAL_METADATA_KEY, forwarded.principal_token), ("x-request-id", forwarded.request_id))
         request = associate_api.ExportCustomerDataRequest(name=name)
         try:
-            reply = await self._client().ExportCustomerData(request, metadata=metadata, timeout=forwarded.timeout)
+            reply = await self.client().ExportCustomerData(request, metadata=metadata, timeout=forwarded.timeout)
         except grpc.aio.AioRpcError as exc:
             code = exc.code()
             if code == grpc.StatusCode.NOT_FOUND:
