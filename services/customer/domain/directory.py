@@ -95,3 +95,25 @@ def check_referral_code(referral_code: str, known: Known, field: str, violations
     """The referral code a customer came with is on the card of a member of staff."""
     if referral_code and referral_key(referral_code) not in known.referral_codes:
         violations.add(field, f"no associate has this referral code {_LAG}")
+
+
+def reconciled_staff(current: StaffRecord | None, entry: StaffRecord) -> StaffRecord | None:
+    """The record to keep when the associate service's answer for a member of staff
+    (`entry`, dated by her update_time) meets what the directory holds (`current`), or
+    None when nothing is to be written. The entry applies as the events of its change
+    would: a departed one as associate_departed then associate_updated (the pair
+    DepartAssociate emits), any other as associate_updated. So an entry older than what is
+    known changes nothing, a departure is final (an entry saying active never revives a
+    departed associate; a departed one is applied whatever its date), and an entry the
+    directory already shows writes nothing."""
+    merged = current
+    if entry.status == DEPARTED:
+        merged = departed(current, entry.associate_id, entry.store, entry.change_time)
+    kept = changed(merged, entry) or merged
+    return None if kept == current else kept
+
+
+def reconciled_store(current: datetime | None, entry: datetime) -> bool:
+    """Whether the associate service's answer for a store (dated by its update_time) is
+    to be written: the store is unknown, or the answer is newer than its last event."""
+    return store_changed(current, entry) and current != entry

@@ -69,28 +69,6 @@ async def apply_store(uow: UnitOfWork, store_name: str, change_time: datetime) -
 # within the time between two changes of one associate (NTP-synchronised hosts).
 
 
-def reconciled_staff(current: StaffRecord | None, entry: StaffRecord) -> StaffRecord | None:
-    """The record to keep when the associate service's answer for a member of staff
-    (`entry`, dated by her update_time) meets what the directory holds (`current`), or
-    None when nothing is to be written. The entry applies as the events of its change
-    would: a departed one as associate_departed then associate_updated (the pair
-    DepartAssociate emits), any other as associate_updated. So an entry older than what is
-    known changes nothing, a departure is final (an entry saying active never revives a
-    departed associate; a departed one is applied whatever its date), and an entry the
-    directory already shows writes nothing."""
-    merged = current
-    if entry.status == directory.DEPARTED:
-        merged = directory.departed(current, entry.associate_id, entry.store, entry.change_time)
-    kept = directory.changed(merged, entry) or merged
-    return None if kept == current else kept
-
-
-def reconciled_store(current: datetime | None, entry: datetime) -> bool:
-    """Whether the associate service's answer for a store (dated by its update_time) is
-    to be written: the store is unknown, or the answer is newer than its last event."""
-    return directory.store_changed(current, entry) and current != entry
-
-
 async def reconcile_staff(tx: Transactions, entries: Iterable[StaffRecord]) -> int:
     """One page of the associate service's staff merged into the directory (one read, one
     write); how many records were written. A record an event changes between the read
@@ -103,7 +81,7 @@ async def reconcile_staff(tx: Transactions, entries: Iterable[StaffRecord]) -> i
         writes = [
             (held.get(associate_id), kept)
             for associate_id, entry in by_id.items()
-            if (kept := reconciled_staff(held.get(associate_id), entry)) is not None
+            if (kept := directory.reconciled_staff(held.get(associate_id), entry)) is not None
         ]
         return await store.put_staff_unless_changed(uow.conn, writes)
 
@@ -116,7 +94,9 @@ async def reconcile_stores(tx: Transactions, entries: Mapping[str, datetime]) ->
     async with tx.begin(SYSTEM) as uow:
         held = await store.store_times(uow.conn, entries.keys())
         writes = {
-            name: (held.get(name), when) for name, when in entries.items() if reconciled_store(held.get(name), when)
+            name: (held.get(name), when)
+            for name, when in entries.items()
+            if directory.reconciled_store(held.get(name), when)
         }
         return await store.put_stores_unless_changed(uow.conn, writes)
 

@@ -1,4 +1,4 @@
-"""The directory sync's merge rule (usecases/directory.py: reconciled_staff,
+"""The directory sync's merge rule (domain/directory.py: reconciled_staff,
 reconciled_store) and its reading of the associate service's answers (jobs/
 directory_sync.py): an answer applies as the events of the change it shows would, so an
 older answer never overwrites a newer event, a departure is final, and an answer the
@@ -15,9 +15,8 @@ from atelier.associate.v1 import associate_pb2, store_pb2
 from atelier.events.v1 import associate_events_pb2 as ev
 from servicekit.events import unpack
 from services.associate.messages import events as associate_events
-from services.customer.domain.directory import StaffRecord, referral_key
+from services.customer.domain.directory import StaffRecord, reconciled_staff, reconciled_store, referral_key
 from services.customer.jobs.directory_sync import staff_entry, store_entry
-from services.customer.usecases.directory import reconciled_staff, reconciled_store
 
 T0 = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=5)
